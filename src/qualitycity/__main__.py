@@ -1,0 +1,3 @@
+from qualitycity.cli import main
+
+main()

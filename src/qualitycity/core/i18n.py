@@ -1,0 +1,35 @@
+"""Compile the package's .po catalogues into HOME/locale (compiled files are never committed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_compiled() -> list[Path]:
+    """Compile every .po newer than its .mo; return the files written."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    source: Path = settings.LOCALE_SOURCE
+    target: Path = Path(settings.LOCALE_PATHS[0])
+    written = []
+    for po in sorted(source.glob("*/LC_MESSAGES/*.po")):
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parts[-3])
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog, use_fuzzy=False)
+        tmp.replace(mo)
+        written.append(mo)
+    if written:
+        log.info("compiled %d translation catalogue(s)", len(written))
+    return written

@@ -1,0 +1,17 @@
+from django.urls import include, path
+
+from qualitycity.core.api import api
+from qualitycity.records.api import router as records_router
+from qualitycity.subjects.api import router as subjects_router
+
+api.add_router("/subjects", subjects_router)
+api.add_router("/", records_router)
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("staff/", include("qualitycity.core.urls")),
+    path("subjects/", include("qualitycity.subjects.urls")),
+    path("records/", include("qualitycity.records.urls")),
+    path("", include("qualitycity.portal.urls")),
+]
