@@ -2,9 +2,13 @@ from django.urls import include, path
 
 from qualitycity.core.api import api
 from qualitycity.records.api import router as records_router
+from qualitycity.records.api_files import router as credit_file_router
 from qualitycity.subjects.api import router as subjects_router
 
+# The subjects router owns the registry search (GET /subjects); the records app adds the credit
+# file of one subject (GET /subjects/{code}), which needs its records.
 api.add_router("/subjects", subjects_router)
+api.add_router("/subjects", credit_file_router)
 api.add_router("/", records_router)
 
 urlpatterns = [

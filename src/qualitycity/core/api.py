@@ -163,3 +163,65 @@ def _http_error(request: HttpRequest, exc: HttpError):
     if exc.status_code == 429:
         return _envelope(request, 429, "rate_limited", "Too many requests; slow down.")
     return _envelope(request, exc.status_code, f"http_{exc.status_code}", str(exc))
+
+
+# --- core endpoints -------------------------------------------------------------------------
+from ninja import Schema  # noqa: E402
+
+
+class DepartmentOut(Schema):
+    code: str
+    name_zh: str
+    name_en: str
+    uscc: str
+    data_holding: bool
+
+
+class WhoAmIOut(Schema):
+    kind: str
+    name: str
+    department: str | None
+    scopes: list[str]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    details: Any = None
+
+
+@api.get(
+    "/departments",
+    auth=public_auth,
+    response=list[DepartmentOut],
+    operation_id="departments_list",
+    tags=["core"],
+)
+def departments_list(request: HttpRequest):
+    from .selectors import department_list
+
+    return department_list()
+
+
+@api.get(
+    "/me",
+    response={200: WhoAmIOut, 401: ErrorOut},
+    operation_id="whoami",
+    tags=["core"],
+    summary="Who the caller is and what it may do",
+)
+def whoami(request: HttpRequest):
+    actor = request.auth
+    if isinstance(actor, ApiClient):
+        return {
+            "kind": "api_client",
+            "name": actor.name,
+            "department": actor.department.code,
+            "scopes": sorted(actor.scopes),
+        }
+    return {
+        "kind": "user",
+        "name": actor.get_username(),
+        "department": actor.department.code if actor.department_id else None,
+        "scopes": sorted(actor.scopes()),
+    }

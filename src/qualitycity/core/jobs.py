@@ -76,9 +76,17 @@ def job_create(
 
 
 def job_run(job: Job, *, bar: Any = None) -> Job:
-    """Run a job in this process; its changes are logged as made by its creator."""
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    """Run a queued job in this process; its changes are logged as made by its creator.
+
+    The queued → running transition is a conditional update, so a job delivered twice (a worker
+    retry, two workers) runs once.
+    """
+    claimed = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=timezone.now()
+    )
     job.refresh_from_db()
+    if not claimed:
+        return job
     progress = Progress(job, bar=bar)
     try:
         with context.acting_as(
@@ -108,10 +116,7 @@ def job_run(job: Job, *, bar: Any = None) -> Job:
 @task()
 def run_job_task(job_id: str) -> str:
     close_old_connections()
-    job = Job.objects.get(pk=job_id)
-    if job.status != Job.Status.QUEUED:
-        return job.status  # a retried delivery must not run the work twice
-    return job_run(job).status
+    return job_run(Job.objects.get(pk=job_id)).status
 
 
 def job_enqueue(job: Job) -> Job:

@@ -237,6 +237,48 @@ class ObjectChange(models.Model):
             postchange_data=after,
         )
 
+    @classmethod
+    def record_many(
+        cls,
+        model: type[models.Model] | models.Model,
+        entries: list[tuple[str, Any, str, dict | None, dict | None]],
+        *,
+        batch_size: int = 2000,
+    ) -> int:
+        """Bulk path of :meth:`record` for batch writes (ingestion of registrations).
+
+        ``entries`` are ``(action, object_id, object_repr, before, after)``; all are logged with
+        the current change context. Returns how many entries were written.
+        """
+        from django.contrib.contenttypes.models import ContentType
+
+        if not entries:
+            return 0
+        ctx = context.current()
+        user = ctx.user if isinstance(ctx.user, User) and ctx.user.pk else None
+        user_name = user.get_username() if user else ""
+        content_type = ContentType.objects.get_for_model(model)
+        now = timezone.now()
+        rows = [
+            cls(
+                time=now,
+                request_id=ctx.request_id,
+                source=ctx.source,
+                user=user,
+                user_name=user_name,
+                api_client=ctx.api_client if ctx.api_client is not None else None,
+                action=action,
+                content_type=content_type,
+                object_id=str(object_id),
+                object_repr=(object_repr or "")[:200],
+                prechange_data=before,
+                postchange_data=after,
+            )
+            for action, object_id, object_repr, before, after in entries
+        ]
+        cls.objects.bulk_create(rows, batch_size=batch_size)
+        return len(rows)
+
     def diff(self) -> list[tuple[str, Any, Any]]:
         before, after = self.prechange_data or {}, self.postchange_data or {}
         keys = sorted(set(before) | set(after))

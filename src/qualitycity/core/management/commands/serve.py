@@ -1,0 +1,74 @@
+"""``qualitycity serve``: the production web server (gunicorn) with static files and a job worker."""
+
+from __future__ import annotations
+
+import atexit
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+class Command(BaseCommand):
+    help = "Serve the platform with gunicorn (static files included) and start a job worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2, help="web worker processes")
+        parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="do not start a job worker (production runs `qualitycity worker` separately)",
+        )
+
+    def handle(self, *args, host, port, workers, threads, no_worker, **options):
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError("The database is not up to date: run `qualitycity migrate` first.")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        connection.close()
+
+        if not no_worker:
+            worker = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+                [sys.executable, "-m", "qualitycity", "worker"],
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+            )
+            atexit.register(_stop, worker)
+
+        from gunicorn.app.base import BaseApplication
+
+        from qualitycity.wsgi import application
+
+        class Server(BaseApplication):
+            def load_config(self):
+                self.cfg.set("bind", f"{host}:{port}")
+                self.cfg.set("workers", workers)
+                self.cfg.set("threads", threads)
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("timeout", 120)
+                self.cfg.set("accesslog", "-")
+                self.cfg.set("proc_name", "qualitycity")
+
+            def load(self):
+                return application
+
+        self.stdout.write(
+            f"Serving on http://{host}:{port}/ ({settings.DATABASES['default']['ENGINE']})"
+        )
+        Server().run()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,66 @@
+"""Shared fixtures. Departments exist in every test database (synced after migrate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from qualitycity.core.models import Department, Role, User
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(settings, tmp_path):
+    """Kept files go to a temporary folder; jobs run at once (no worker in tests)."""
+    settings.FILES_ROOT = tmp_path / "files"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
+    }
+
+
+@pytest.fixture
+def department(db) -> Callable[[str], Department]:
+    return lambda code: Department.objects.get(code=code)
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    from qualitycity.core.services import user_create
+
+    def make(username: str, role: str = Role.QUALITY_OFFICE, department: str | None = None):
+        return user_create(
+            username=username,
+            password=PASSWORD,
+            role=role,
+            department=Department.objects.get(code=department) if department else None,
+            is_superuser=role == Role.PLATFORM_ADMIN,
+        )
+
+    return make
+
+
+@pytest.fixture
+def api_key(db) -> Callable[..., str]:
+    """Create an API client and return its bearer key."""
+    from qualitycity.core.services import apiclient_create
+
+    counter = {"n": 0}
+
+    def make(scopes: list[str], department: str = "market", rate_limit: str = "600/m") -> str:
+        counter["n"] += 1
+        _, key = apiclient_create(
+            name=f"client-{department}-{counter['n']}",
+            department=Department.objects.get(code=department),
+            scopes=scopes,
+            rate_limit=rate_limit,
+        )
+        return key
+
+    return make
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
