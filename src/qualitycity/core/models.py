@@ -40,9 +40,10 @@ class RestrictedQuerySet(models.QuerySet):
         rule = getattr(self.model, "restrict_queryset", None)
         if rule is not None:
             return rule(self, user, action)
-        if user is not None and getattr(user, "is_authenticated", False):
-            if getattr(user, "role", None) in CITYWIDE_ROLES or user.is_superuser:
-                return self
+        if getattr(user, "is_authenticated", False) and (
+            getattr(user, "role", None) in CITYWIDE_ROLES or user.is_superuser
+        ):
+            return self
         return self.none()
 
 
@@ -208,6 +209,9 @@ class ObjectChange(models.Model):
         ordering = ["-time", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id", "-time"])]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}"
+
     @classmethod
     def record(
         cls,
@@ -298,6 +302,9 @@ class PersonalDataAccess(models.Model):
 
     class Meta:
         ordering = ["-time"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.object_id}"
 
 
 class Job(models.Model):

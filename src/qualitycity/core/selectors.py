@@ -35,3 +35,27 @@ def apiclient_list() -> list[dict[str, Any]]:
         }
         for c in ApiClient.objects.select_related("department").order_by("name")
     ]
+
+
+def job_list(*, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent jobs for operators (the CLI runs with the operator's full authority)."""
+    from .models import Job
+
+    return [
+        {
+            "id": str(j.pk),
+            "kind": j.kind,
+            "title": j.title,
+            "status": j.status,
+            "total": j.total,
+            "done": j.done,
+            "unit": j.unit,
+            "percent": j.percent,
+            "eta_seconds": j.eta_seconds,
+            "created_at": j.created_at.isoformat(),
+            "finished_at": j.finished_at.isoformat() if j.finished_at else None,
+            "outcome": j.outcome,
+            "error": j.error,
+        }
+        for j in Job.objects.order_by("-created_at")[:limit]
+    ]

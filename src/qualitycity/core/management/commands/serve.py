@@ -1,4 +1,4 @@
-"""``qualitycity serve``: the production web server (gunicorn) with static files and a job worker."""
+"""``qualitycity serve``: the web server (gunicorn), static files, and a job worker."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run queued jobs (ingestion, evaluations, reports). Production runs one or more of these."
+    help = (
+        "Run queued jobs (ingestion, evaluations, reports). Production runs one or more of these."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
