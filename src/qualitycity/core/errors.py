@@ -14,7 +14,12 @@ class ApplicationError(Exception):
     code = "invalid"
 
     def __init__(
-        self, message: str, *, code: str | None = None, details: Any = None, status: int | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        status: int | None = None,
     ):
         super().__init__(message)
         self.message = message

@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from django.db import close_old_connections
 from django.utils import timezone
 from django_tasks import task
 
@@ -69,7 +68,9 @@ def job_create(
         kind=kind,
         title=title[:200],
         params=params,
-        created_by=user if user is not None and not isinstance(user, ApiClient) and user.pk else None,
+        created_by=user
+        if user is not None and not isinstance(user, ApiClient) and user.pk
+        else None,
         api_client=user if isinstance(user, ApiClient) else None,
         department=department,
     )
@@ -115,7 +116,6 @@ def job_run(job: Job, *, bar: Any = None) -> Job:
 
 @task()
 def run_job_task(job_id: str) -> str:
-    close_old_connections()
     return job_run(Job.objects.get(pk=job_id)).status
 
 

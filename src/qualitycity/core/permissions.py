@@ -24,9 +24,7 @@ SCOPES: dict[str, str] = {
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.PLATFORM_ADMIN: frozenset(SCOPES),
     Role.QUALITY_OFFICE: frozenset(SCOPES),
-    Role.DATA_OFFICER: frozenset(
-        {"subjects.read", "records.read", "records.ingest", "jobs.read"}
-    ),
+    Role.DATA_OFFICER: frozenset({"subjects.read", "records.read", "records.ingest", "jobs.read"}),
     Role.INSPECTOR: frozenset({"subjects.read", "records.read", "jobs.read"}),
     Role.ENTERPRISE: frozenset({"subjects.read", "records.read", "jobs.read"}),
 }
@@ -64,9 +62,7 @@ def require_scope(actor: Any, scope: str) -> None:
 def validate_scopes(scopes: list[str]) -> list[str]:
     from .errors import ValidationFailed
 
-    unknown = [
-        s for s in scopes if s not in SCOPES and not (s.endswith(".*") or s == "*")
-    ]
+    unknown = [s for s in scopes if s not in SCOPES and not (s.endswith(".*") or s == "*")]
     if unknown:
         raise ValidationFailed(
             f"Unknown scope(s): {', '.join(unknown)}",

@@ -88,11 +88,15 @@ def _department_of(model: type[models.Model], object_id: str) -> Any:
     """The department an object belongs to, from the object or (once deleted) its last change."""
     if not any(f.attname == "department_id" for f in model._meta.concrete_fields):
         return None
+    try:
+        object_id = model._meta.pk.to_python(object_id)
+    except Exception:  # not a valid key of this model: no such object
+        return None
     obj = model._default_manager.filter(pk=object_id).only("pk", "department_id").first()
     if obj is not None:
         return obj.department_id
     ct = ContentType.objects.get_for_model(model)
-    last = ObjectChange.objects.filter(content_type=ct, object_id=object_id).first()
+    last = ObjectChange.objects.filter(content_type=ct, object_id=str(object_id)).first()
     if last is None:
         return None
     data = last.postchange_data or last.prechange_data or {}

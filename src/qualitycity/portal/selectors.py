@@ -1,0 +1,141 @@
+"""Reads of the public portal: the credit lookup and public credit files, masked.
+
+The public never sees a natural person's name or resident ID number in full, not even in a link:
+persons are addressed by a signed reference (``p<id>:<signature>``), legal entities by their
+unified social credit code (public information).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core import signing
+
+from qualitycity.core.errors import NotFound
+from qualitycity.records.selectors import CreditFile, credit_file
+from qualitycity.subjects.identifiers import mask_person_name, mask_resident_id
+from qualitycity.subjects.models import Subject
+from qualitycity.subjects.selectors import subject_get, subject_search
+
+PAGE_SIZE = 20
+_PERSON_SALT = "qualitycity.portal.person"
+
+
+@dataclass
+class PublicHit:
+    ref: str  # what goes into /credit/<ref>/
+    code: str  # masked for persons
+    name: str  # masked for persons
+    kind: str
+    subject_type: str
+    district: str
+    status: str
+    former_name: str | None  # the former name that matched (legal entities only)
+
+
+@dataclass
+class PublicResults:
+    hits: list[PublicHit]
+    total: int
+    capped: bool
+    page: int
+    pages: int
+    query: str
+
+
+def subject_ref(subject: Subject) -> str:
+    """The public address of a subject: its USCC, or a signed reference for a person."""
+    if subject.kind == Subject.Kind.PERSON:
+        return signing.Signer(salt=_PERSON_SALT).sign(f"p{subject.pk}")
+    return subject.code
+
+
+def subject_for_ref(*, ref: str) -> Subject:
+    """The subject a public reference names (a code or a signed person reference).
+
+    Raises ``ValidationFailed`` (the failed identifier check as code) for a malformed code and
+    ``NotFound`` for an unregistered code or a bad reference.
+    """
+    if ":" in ref:
+        try:
+            value = signing.Signer(salt=_PERSON_SALT).unsign(ref)
+        except signing.BadSignature as exc:
+            raise NotFound("No such credit file.", code="subject_not_registered") from exc
+        subject = Subject.objects.filter(pk=int(value[1:])).first() if value[1:].isdigit() else None
+        if subject is None:
+            raise NotFound("No such credit file.", code="subject_not_registered")
+        return subject
+    return subject_get(code=ref)
+
+
+def _hit(subject: Subject, former_name: str | None) -> PublicHit:
+    from qualitycity.subjects.codelists import DISTRICTS, SUBJECT_STATUSES, SUBJECT_TYPES
+
+    is_person = subject.kind == Subject.Kind.PERSON
+    return PublicHit(
+        ref=subject_ref(subject),
+        code=mask_resident_id(subject.code) if is_person else subject.code,
+        name=mask_person_name(subject.name) if is_person else subject.name,
+        kind=subject.kind,
+        subject_type=_label(SUBJECT_TYPES, subject.subject_type),
+        district=_label(DISTRICTS, subject.district),
+        status=_label(SUBJECT_STATUSES, subject.status),
+        former_name=None if is_person else former_name,
+    )
+
+
+def _label(table: dict[str, tuple[str, ...]], key: str) -> str:
+    from django.utils.translation import get_language
+
+    entry = table.get(key) if key else None
+    if not entry:
+        return key or ""
+    return entry[1] if (get_language() or "").startswith("en") and len(entry) > 1 else entry[0]
+
+
+def public_search(*, q: str, page: int = 1) -> PublicResults:
+    """One page of the public lookup: masked hits in the registry's ranking.
+
+    Raises ``ValidationFailed`` (``query_too_short``) for a query under 2 characters.
+    """
+    page = max(1, page)
+    result = subject_search(q=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    hits = [_hit(h.subject, h.matched_name) for h in result.items]
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    return PublicResults(
+        hits=hits,
+        total=result.total,
+        capped=result.capped,
+        page=page,
+        pages=pages,
+        query=result.query,
+    )
+
+
+def public_credit_file(*, ref: str) -> CreditFile:
+    """The public view of a credit file: public records only, personal data masked."""
+    subject = subject_for_ref(ref=ref)
+    file = credit_file(subject=subject, actor=AnonymousUser(), purpose="public_lookup")
+    # Defence in depth: the public view is built for an anonymous actor, so it must be masked
+    # and hold public records only, whatever the records app decides later.
+    for group in file.groups:
+        group.records = [r for r in group.records if r.is_public]
+    file.groups = [g for g in file.groups if g.records]
+    assert file.masked and not file.staff
+    return file
+
+
+def public_context(file: CreditFile) -> dict[str, Any]:
+    """What the public credit-file page shows; never the subject object itself."""
+    return {
+        "code": file.code,
+        "name": file.name,
+        "kind": file.kind,
+        "masked": file.masked,
+        "registry": file.registry,
+        "former_names": file.former_names,
+        "groups": file.groups,
+        "record_count": sum(len(g.records) for g in file.groups),
+    }

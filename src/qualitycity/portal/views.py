@@ -1,0 +1,84 @@
+"""The public site: what the platform is, the credit lookup and public credit files.
+
+Anonymous, rate-limited per address, masked: natural persons' names and ID numbers never appear
+in full, only public records are shown, and credit classes are never shown here.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from qualitycity.core.errors import NotFound, ValidationFailed
+
+from . import selectors
+from .forms import LookupForm
+from .ratelimit import rate_limited
+
+# The failed identifier check, explained to the public (codes from subjects.identifiers).
+CHECK_MESSAGES = {
+    "empty": _("The code is empty."),
+    "bad_length": _("A code must be 18 characters long."),
+    "bad_characters": _("The code contains characters that are not allowed."),
+    "bad_authority": _("Position 1 (registration authority) must be 1-9, A, N or Y."),
+    "bad_division": _("Positions 3-8 (administrative division code) must be digits."),
+    "bad_org_check": _(
+        "Position 17 does not match the check digit of the organisation code (GB 11714)."
+    ),
+    "bad_check": _("The check character does not match: the code has a typing error."),
+    "bad_birth_date": _("The birth date in the ID number is not a real date."),
+    "bad_format": _("The code is not in the expected format."),
+}
+
+
+@require_GET
+@rate_limited
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"form": LookupForm()})
+
+
+@require_GET
+@rate_limited
+def search(request: HttpRequest) -> HttpResponse:
+    form = LookupForm(request.GET or None)
+    results = None
+    if form.is_valid():
+        try:
+            page = int(request.GET.get("page") or 1)
+        except ValueError:
+            page = 1
+        try:
+            results = selectors.public_search(q=form.cleaned_data["q"], page=page)
+        except ValidationFailed as exc:
+            form.add_error("q", exc.message)
+    status = 200 if results is not None or not form.is_bound else 400
+    return render(request, "portal/search.html", {"form": form, "results": results}, status=status)
+
+
+@require_GET
+@rate_limited
+def credit_file(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        file = selectors.public_credit_file(ref=code)
+    except ValidationFailed as exc:
+        return render(
+            request,
+            "portal/code_error.html",
+            {
+                "code": code,
+                "error_code": exc.code,
+                "message": CHECK_MESSAGES.get(exc.code, exc.message),
+                "form": LookupForm(),
+            },
+            status=400,
+        )
+    except NotFound as exc:
+        return render(
+            request,
+            "portal/not_registered.html",
+            {"code": code, "error_code": exc.code, "form": LookupForm()},
+            status=404,
+        )
+    return render(request, "portal/credit_file.html", {"file": selectors.public_context(file)})
