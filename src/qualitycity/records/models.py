@@ -94,10 +94,15 @@ class Record(models.Model):
         NEGATIVE = "negative", _("Negative")
         NEUTRAL = "neutral", _("Neutral")
 
+    # The foreign keys get no index of their own: each is the first column of an index below
+    # (the unique constraint, record_subject_date, record_source_file), and every extra B-tree
+    # slows the bulk inserts of ingestion.
     dataset = models.CharField(max_length=40)
-    department = models.ForeignKey("core.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "core.Department", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     subject = models.ForeignKey(
-        "subjects.Subject", on_delete=models.PROTECT, related_name="records"
+        "subjects.Subject", on_delete=models.PROTECT, related_name="records", db_index=False
     )
     source_record_id = models.CharField(max_length=100, help_text="the department's own id")
     category = models.CharField(max_length=30)
@@ -107,7 +112,9 @@ class Record(models.Model):
     is_public = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
     data = models.JSONField(encoder=DjangoJSONEncoder)
-    source_file = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="records")
+    source_file = models.ForeignKey(
+        SourceFile, on_delete=models.PROTECT, related_name="records", db_index=False
+    )
     row_number = models.PositiveIntegerField()
     submitted_at = models.DateTimeField()
 
@@ -151,6 +158,15 @@ class RecordRevision(models.Model):
     source_file = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="+")
     row_number = models.PositiveIntegerField()
     replaced_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        SourceFile,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the submission whose update replaced these values",
+    )
 
     class Meta:
         ordering = ["record", "-version"]
