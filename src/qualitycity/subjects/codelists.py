@@ -304,7 +304,11 @@ USCC_ORGANISATION_TYPES: dict[str, tuple[str, str, str]] = {
     "93": ("农民专业合作社", "Farmers' specialised cooperative", "farmers_coop"),
     "A1": ("军队事业单位", "Military public institution", "public_institution"),
     "A9": ("其他", "Other", "other_organisation"),
-    "N1": ("组级集体经济组织", "Group-level collective economic organisation", "other_organisation"),
+    "N1": (
+        "组级集体经济组织",
+        "Group-level collective economic organisation",
+        "other_organisation",
+    ),
     "N2": (
         "村级集体经济组织",
         "Village-level collective economic organisation",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from qualitycity.core.models import ChangeLoggedModel, Role
@@ -87,3 +89,116 @@ class EnterpriseBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.subject.code}"
+
+
+class SubjectNameGram(models.Model):
+    """The search index of names: one row per distinct 2-character piece of a name.
+
+    ``gram`` is a lower-cased bigram of the current name (``is_former`` false) or of a former
+    name, or ``^`` plus the name's first 2, 3 or 4 characters (prefix rows). ``name_len`` is the
+    length of the indexed name, so one index range ``(gram, is_former)`` lists candidates
+    shortest name first and a search can stop at its limit. Maintained by
+    ``subjects.services`` (raw bulk writes) and the signal receivers below; never by hand.
+    """
+
+    gram = models.CharField(max_length=5)
+    is_former = models.BooleanField(default=False)
+    name_len = models.PositiveSmallIntegerField()
+    # No database constraint and no separate index on subject: rows are deleted by their full
+    # key (the old name is known), which keeps a 10-million-row table cheap to write.
+    # Deleting a subject removes its rows by key (see the signal receivers below).
+    subject = models.ForeignKey(
+        Subject,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["gram", "is_former", "name_len", "subject"], name="subject_gram_scan"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.gram
+
+
+# --- keeping the name index in step with ORM writes -------------------------------------------
+# The bulk registration path (``services.subjects_register``) maintains the index itself and
+# sends no model signals; these receivers cover single ``save()``/``delete()`` calls made
+# elsewhere (admin, shell, tests), so the index never drifts from the names.
+
+
+def _index_sync(subject_id: int, before: set, after: set) -> None:
+    from .services import _index_write
+
+    _index_write(after - before, before - after)
+
+
+def _former_names_of(subject_id: int) -> list[str]:
+    return list(FormerName.objects.filter(subject_id=subject_id).values_list("name", flat=True))
+
+
+@receiver(pre_save, sender=Subject)
+def _subject_pre_save(sender, instance: Subject, **kwargs) -> None:
+    old = None
+    if instance.pk is not None:
+        old = Subject.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+    instance._index_old_name = old
+
+
+@receiver(post_save, sender=Subject)
+def _subject_post_save(sender, instance: Subject, **kwargs) -> None:
+    from .services import index_keys
+
+    old_name = getattr(instance, "_index_old_name", None)
+    if old_name == instance.name:
+        return
+    formers = _former_names_of(instance.pk)
+    before = index_keys(instance.pk, old_name, formers) if old_name is not None else set()
+    _index_sync(instance.pk, before, index_keys(instance.pk, instance.name, formers))
+
+
+@receiver(pre_delete, sender=Subject)
+def _subject_pre_delete(sender, instance: Subject, **kwargs) -> None:
+    from .services import index_keys
+
+    name = Subject.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+    if name is not None:
+        keys = index_keys(instance.pk, name, _former_names_of(instance.pk))
+        _index_sync(instance.pk, keys, set())
+
+
+def _former_keys(subject_id: int, names: list[str]) -> set:
+    from .services import index_keys
+
+    return {k for k in index_keys(subject_id, "", names) if k[1]}
+
+
+@receiver(pre_save, sender=FormerName)
+def _former_pre_save(sender, instance: FormerName, **kwargs) -> None:
+    instance._index_before = _former_names_of(instance.subject_id)
+
+
+@receiver(post_save, sender=FormerName)
+def _former_post_save(sender, instance: FormerName, **kwargs) -> None:
+    before = getattr(instance, "_index_before", [])
+    after = _former_names_of(instance.subject_id)
+    _index_sync(
+        instance.subject_id,
+        _former_keys(instance.subject_id, before),
+        _former_keys(instance.subject_id, after),
+    )
+
+
+@receiver(post_delete, sender=FormerName)
+def _former_post_delete(sender, instance: FormerName, **kwargs) -> None:
+    after = _former_names_of(instance.subject_id)
+    _index_sync(
+        instance.subject_id,
+        _former_keys(instance.subject_id, [*after, instance.name]),
+        _former_keys(instance.subject_id, after),
+    )
