@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "qualitycity.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "qualitycity.core.middleware.DefaultLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -106,7 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": ""}
 else:
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("QUALITYCITY_TEST_DB", "test_qualitycity")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("QUALITYCITY_TEST_DB", "test_qualitycity")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
@@ -170,7 +172,9 @@ LOGGING = {
 # Rate-limit counters must be shared by all server processes: a file cache under HOME does that
 # on one machine; set QUALITYCITY_REDIS_URL when several app servers share the load.
 if redis_url := os.environ.get("QUALITYCITY_REDIS_URL"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
 else:
     CACHES = {
         "default": {
