@@ -17,7 +17,10 @@ def _isolated_home(settings, tmp_path):
     settings.FILES_ROOT = tmp_path / "files"
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
     }
 
 
@@ -64,3 +67,31 @@ def api_key(db) -> Callable[..., str]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+@pytest.fixture
+def register_subjects(db) -> Callable[..., list[str]]:
+    """Register legal subjects through the registry's service; return their codes.
+
+    ``register({1: "青岛甲有限公司", 2: ...})`` registers ``uscc(1)``, ``uscc(2)``, ... (see
+    ``tests/subjects/factories.py``); ``former_names`` maps a number to its former names.
+    """
+    from qualitycity.subjects.services import subjects_register
+    from tests.subjects.factories import legal_row
+
+    def register(
+        names: dict[int, str],
+        *,
+        former_names: dict[int, list[str]] | None = None,
+        department: str = "market",
+    ) -> list[str]:
+        former_names = former_names or {}
+        rows = [
+            legal_row(n, name, former_names=former_names.get(n, [])) for n, name in names.items()
+        ]
+        subjects_register(
+            rows=rows, department=Department.objects.get(code=department), source_file=None
+        )
+        return [r["code"] for r in rows]
+
+    return register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import F
+from django.utils import timezone
 
 from qualitycity.core.models import Role, User
+from qualitycity.records import selectors
 from qualitycity.records.models import QuarantinedRow, Record, SourceFile
 from qualitycity.subjects.models import EnterpriseBinding, Subject
 
@@ -26,7 +30,11 @@ def _run(*args: str) -> dict:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -48,12 +56,22 @@ def test_demo_builds_ingests_and_reuses(home, tmp_path):
     manifest = json.loads((home / "demo-files" / "manifest.json").read_text(encoding="utf-8"))
     assert summary["rows"] == manifest["rows"]
 
-    # Every file gives exactly what the manifest predicts, reason by reason.
-    files = {sf.original_name: sf for sf in SourceFile.objects.all()}
-    assert set(files) == {f["file"] for f in manifest["files"]}
+    # Every file gives exactly what the manifest predicts, reason by reason; the history is
+    # backfill, live files were received when the manifest says.
+    files = {
+        (sf.department.code, sf.dataset, sf.sha256): sf
+        for sf in SourceFile.objects.select_related("department")
+    }
+    assert len(files) == len(manifest["files"])
+    tz = timezone.get_current_timezone()
     for f in manifest["files"]:
-        sf = files[f["file"]]
+        sf = files[(f["department"], f["dataset"], f["sha256"])]
         expected = f["expected"]
+        assert sf.original_name == f["name"]
+        assert sf.backfill is f["backfill"], f["file"]
+        if f["received_at"]:
+            local = timezone.localtime(sf.received_at, tz).replace(tzinfo=None)
+            assert local == dt.datetime.fromisoformat(f["received_at"]), f["file"]
         assert sf.status == SourceFile.Status.PROCESSED, f["file"]
         assert sf.rows == f["rows"], f["file"]
         assert (sf.accepted, sf.rejected, sf.duplicates) == (
@@ -96,6 +114,25 @@ def test_demo_builds_ingests_and_reuses(home, tmp_path):
     assert Subject.objects.filter(former_names__isnull=False).exists()
     assert Record.objects.values("department").distinct().count() >= 12
 
+    # Live records count as submitted when their file was received; the history does not count
+    # for timeliness, which shows a realistic spread: most departments on time, a few late.
+    live = Record.objects.filter(source_file__backfill=False)
+    assert live.exists()
+    assert not live.exclude(submitted_at=F("source_file__received_at")).exists()
+    admin = User.objects.get(username="admin")
+    report = selectors.timeliness(actor=admin)
+    assert (
+        report.backfill_records
+        == Record.objects.filter(source_file__backfill=True, decision_date__isnull=False).count()
+    )
+    assert report.totals.records == live.filter(decision_date__isnull=False).count()
+    assert 0.03 <= report.totals.late_share <= 0.40
+    shares = sorted(d.late_share for d in report.departments if d.due >= 10)
+    median = shares[len(shares) // 2]
+    assert shares[-1] >= max(2 * median, median + 0.2)
+    by_code = {d.department.code: d for d in report.departments}
+    assert by_code["market"].late_share < report.totals.late_share
+
     # One login per role, with the printed passwords.
     logins = {x["role"]: x for x in result["logins"]}
     assert set(logins) == set(Role.values)
@@ -118,6 +155,15 @@ def test_demo_builds_ingests_and_reuses(home, tmp_path):
     assert again["reused"] is True
     assert Record.objects.count() == records
     assert SourceFile.objects.count() == len(manifest["files"])
+
+
+def test_the_demo_files_are_a_history_and_weekly_live_drops(home):
+    result = _run("generate", "--out", str(home / "files"), "--scale", "60")
+    manifest = json.loads((home / "files" / "manifest.json").read_text(encoding="utf-8"))
+    assert result["files"] == len(manifest["files"])
+    assert (home / "files" / "history").is_dir()
+    weeks = sorted(p.name for p in (home / "files" / "live").iterdir())
+    assert weeks and set(weeks) <= set(manifest["live"]["weeks"])
 
 
 @pytest.mark.django_db

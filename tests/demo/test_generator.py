@@ -27,7 +27,11 @@ CATALOGUE = Path(__file__).resolve().parents[2] / "src/qualitycity/records/catal
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,24 +57,29 @@ def test_another_seed_gives_other_files(city, tmp_path):
     out, _ = city
     generate(out=tmp_path, options=GeneratorOptions(scale=SCALE, seed=8, today=TODAY))
     mine, theirs = _digests(out), _digests(tmp_path)
-    assert mine.keys() == theirs.keys()
-    assert all(mine[name] != theirs[name] for name in mine if name != "manifest.json")
+    history = {k for k in mine if k.startswith("history/")}
+    assert history == {k for k in theirs if k.startswith("history/")}
+    common = (mine.keys() & theirs.keys()) - {"manifest.json"}
+    assert common >= history
+    assert all(mine[name] != theirs[name] for name in common)
 
 
 def test_regenerating_into_a_folder_replaces_the_previous_city(tmp_path):
     generate(out=tmp_path, options=GeneratorOptions(scale=SCALE, seed=1, today=TODAY))
     (tmp_path / "keep.txt").write_text("not ours")
     manifest = generate(out=tmp_path, options=GeneratorOptions(scale=60, seed=1, today=TODAY))
-    names = {p.name for p in tmp_path.iterdir()}
+    names = set(_digests(tmp_path))
     assert names == {f["file"] for f in manifest["files"]} | {"manifest.json", "keep.txt"}
+    live = {p.name for p in (tmp_path / "live").iterdir()}
+    assert live == {f["folder"].split("/")[1] for f in manifest["files"] if not f["backfill"]}
 
 
 def test_every_dataset_is_covered_by_departments_allowed_to_submit_it(city, catalogue):
     out, manifest = city
     allowed = {ds["code"]: set(ds["departments"]) for ds in catalogue}
     seen: dict[str, set[str]] = {}
-    for path in out.iterdir():
-        if path.name == "manifest.json":
+    for path in out.rglob("*"):
+        if path.name == "manifest.json" or path.is_dir():
             continue
         m = FILE_NAME_RE.match(path.name)
         assert m, path.name
@@ -147,7 +156,7 @@ def test_codes_are_valid_except_the_intentional_dirt(city, catalogue):
 def test_registrations_match_the_subject_type_of_their_code(city):
     out, _ = city
     types = Counter()
-    for row in read_rows(out / "market__enterprise_registration.csv"):
+    for row in read_rows(out / "history/market__enterprise_registration.csv"):
         try:
             code = validate_uscc(row["统一社会信用代码"])
         except IdentifierError:
@@ -169,7 +178,7 @@ def test_registrations_match_the_subject_type_of_their_code(city):
 
 def test_names_look_like_qingdao(city):
     out, _ = city
-    names = [r["主体名称"] for r in read_rows(out / "market__enterprise_registration.csv")]
+    names = [r["主体名称"] for r in read_rows(out / "history/market__enterprise_registration.csv")]
     assert sum(n.endswith("公司") for n in names) > len(names) / 2
     assert any(n.endswith("专业合作社") for n in names)
     assert all(
@@ -192,7 +201,8 @@ def test_names_look_like_qingdao(city):
         for n in names
     )
     orgs = [
-        r["社会组织名称"] for r in read_rows(out / "civil_affairs__social_org_registration.xlsx")
+        r["社会组织名称"]
+        for r in read_rows(out / "history/civil_affairs__social_org_registration.xlsx")
     ]
     assert orgs and all(n.startswith("青岛") for n in orgs)
 
@@ -234,13 +244,100 @@ def test_dirt_is_a_few_percent_and_of_every_kind(bigger_city):
 def test_record_counts_are_skewed_and_tax_grades_realistic(bigger_city):
     out, manifest = bigger_city
     assert manifest["rows"] > 3000 * 10
-    grades = Counter(r["信用级别"] for r in read_rows(out / "tax__tax_rating.csv"))
+    grades = Counter(r["信用级别"] for r in read_rows(out / "history/tax__tax_rating.csv"))
     total = sum(grades.values())
     assert 0.2 < grades["A级"] / total < 0.4
     assert 0.35 < grades["B级"] / total < 0.55
     per_subject = Counter(
-        r["统一社会信用代码"] for r in read_rows(out / "market__admin_licence.csv")
+        r["统一社会信用代码"] for r in read_rows(out / "history/market__admin_licence.csv")
     )
     counts = sorted(per_subject.values())
     median = counts[len(counts) // 2]
     assert counts[-1] >= 8 * median  # a few subjects with many records, most with few
+
+
+# --- history and live weekly submissions ------------------------------------------------------
+
+
+def _clean_date(value: object) -> dt.date | None:
+    """A JSON Lines date cell as a date, or None for the intentional dirt."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if day <= TODAY else None
+
+
+def test_history_is_backfill_and_live_files_are_weekly_drops(city, catalogue):
+    out, manifest = city
+    weeks = [dt.date.fromisoformat(d) for d in manifest["live"]["weeks"]]
+    assert len(weeks) == 8
+    assert all(d.weekday() == 0 for d in weeks)  # Mondays, a week apart, the last before today
+    assert all((b - a).days == 7 for a, b in zip(weeks, weeks[1:], strict=False))
+    assert weeks[-1] < TODAY <= weeks[-1] + dt.timedelta(days=7)
+    history = [f for f in manifest["files"] if f["backfill"]]
+    live = [f for f in manifest["files"] if not f["backfill"]]
+    assert all(f["folder"] == "history" and f["received_at"] is None for f in history)
+    # Registrations stay in the history; live files are records only.
+    assert {f["kind"] for f in live} == {"record"}
+    assert {f["dataset"] for f in history} >= {
+        "enterprise_registration",
+        "social_org_registration",
+        "public_institution_registration",
+        "practitioner_registration",
+    }
+    start = weeks[0] - dt.timedelta(days=7)
+    for f in live:
+        week = dt.date.fromisoformat(f["folder"].removeprefix("live/"))
+        received = dt.datetime.fromisoformat(f["received_at"])
+        assert week in weeks
+        assert week <= received.date() < TODAY, f["file"]
+        assert f["rows"] > 0
+    # Every record decided in the live window is in a live file, none in the history
+    # (stragglers from before the window may be in live files: they are late).
+    for f in history:
+        if f["kind"] != "record" or f["format"] != "jsonl":
+            continue
+        ds = next(d for d in catalogue if d["code"] == f["dataset"])
+        field = ds["keys"]["decision_date"]
+        dates = [_clean_date(r.get(field)) for r in read_rows(out / f["file"])]
+        assert all(d < start for d in dates if d is not None), f["file"]
+    # Ingestion order: history (registrations first, late registrations last), then live.
+    order = manifest["ingest_order"]
+    assert set(order) == {f["file"] for f in manifest["files"]}
+    kinds = ["history" if o.startswith("history/") else "live" for o in order]
+    assert kinds == sorted(kinds)
+    assert order[0].endswith("_registration.csv") or order[0].endswith("_registration.xlsx")
+    by_file = {f["file"]: f for f in manifest["files"]}
+    received = [by_file[o]["received_at"] for o in order if not by_file[o]["backfill"]]
+    assert received == sorted(received)
+
+
+def test_live_records_were_decided_before_their_week(bigger_city, catalogue):
+    out, manifest = bigger_city
+    stragglers = 0
+    rows = 0
+    for f in manifest["files"]:
+        if f["backfill"] or f["format"] != "jsonl":
+            continue
+        ds = next(d for d in catalogue if d["code"] == f["dataset"])
+        field = ds["keys"]["decision_date"]
+        week = dt.date.fromisoformat(f["folder"].removeprefix("live/"))
+        for r in read_rows(out / f["file"]):
+            day = _clean_date(r.get(field))
+            if day is None:
+                continue
+            rows += 1
+            assert day < week, (f["file"], day)
+            stragglers += day < week - dt.timedelta(days=7)
+    assert rows > 100
+    assert 0 < stragglers < rows / 4
+
+
+def test_rows_total_is_about_the_same_as_one_file_per_dataset(bigger_city):
+    _, manifest = bigger_city
+    live = manifest["live"]
+    assert 0.03 < live["rows"] / manifest["rows"] < 0.15
+    assert live["files"] == sum(not f["backfill"] for f in manifest["files"])

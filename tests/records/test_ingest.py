@@ -159,6 +159,7 @@ def test_csv_unterminated_quote_refused_as_truncated(tmp_path, market, subjects)
 
 def test_csv_truncated_after_rows_were_stored_is_undone(tmp_path, market, subjects, monkeypatch):
     monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "WRITE_ROWS", 1)
     path = write_csv(tmp_path / "t.csv", good_rows())
     path.write_bytes(path.read_bytes() + b'x,"cut')
     refused(ingest(path, market), "truncated_file")
@@ -413,6 +414,7 @@ def test_crash_midway_leaves_nothing_and_retry_is_clean(tmp_path, market, subjec
     path = write_csv(tmp_path / "b.csv", rows, fields=[*PENALTY_FIELDS, "version"])
 
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(services, "WRITE_ROWS", 1)
     original = services.write_quarantine
     calls = {"n": 0}
 
@@ -656,39 +658,3 @@ def test_ingest_job_runs_with_progress(tmp_path, market, subjects, make_user):
     sf = SourceFile.objects.get()
     assert (sf.job_id, sf.submitted_by, sf.channel) == (job.pk, officer, "web")
     assert not upload.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_writer_thread_path_and_its_crash_are_clean(tmp_path, register_subjects, monkeypatch):
-    """Outside a transaction batches are stored by a writer thread; a failure there undoes all."""
-    register_subjects(NAMES)
-    market = Department.objects.get(code="market")
-    monkeypatch.setattr(services, "BATCH_SIZE", 1)
-    rows = [*good_rows(), penalty(9, "未登记", decision_no="Z")]
-    path = write_csv(tmp_path / "p.csv", rows)
-
-    original = services._FileRun.write
-    calls = {"n": 0}
-
-    def failing(self, *args):
-        import threading
-
-        calls["n"] += 1
-        calls["thread"] = threading.current_thread().name
-        if calls["n"] == 3:
-            raise RuntimeError("disk full")
-        return original(self, *args)
-
-    monkeypatch.setattr(services._FileRun, "write", failing)
-    with pytest.raises(RuntimeError):
-        ingest(path, market)
-    assert calls["n"] >= 3 and calls["thread"] == "ingest-writer"
-    assert not Record.objects.exists() and not QuarantinedRow.objects.exists()
-    assert SourceFile.objects.get().status == SourceFile.Status.RECEIVED
-
-    monkeypatch.setattr(services._FileRun, "write", original)
-    result = ingest(path, market)
-    assert (result.accepted, result.rejected, result.rows) == (3, 1, 4)
-    sf = SourceFile.objects.get()
-    assert (sf.status, sf.accepted, sf.rejected) == ("processed", 3, 1)
-    assert Record.objects.count() == 3 and QuarantinedRow.objects.count() == 1

@@ -1,8 +1,20 @@
 """A deterministic synthetic Qingdao: market subjects and the departmental files about them.
 
-``generate(out=DIR, options=GeneratorOptions(...))`` writes one file per (department, dataset),
-named ``<department>__<dataset>.<ext>``, plus ``manifest.json`` (the options, the files, the
-rows and the intentional dirt of each file, and the order in which to ingest them).
+``generate(out=DIR, options=GeneratorOptions(...))`` writes the departmental files, named
+``<department>__<dataset>.<ext>``, plus ``manifest.json`` (the options, the files, the rows and
+the intentional dirt of each file, when each was received, and the order in which to ingest
+them). Two kinds of files, as on a real platform:
+
+- ``history/<department>__<dataset>.<ext>``: everything decided before the live window (and all
+  registrations), migrated into the platform once. Ingested with ``backfill=True``, so that it
+  does not count for timeliness.
+- ``live/<YYYY-MM-DD>/<department>__<dataset>.<ext>``: the last ``LIVE_WEEKS`` weeks as weekly
+  drop folders, dated by that week's submission day (a Monday). A week's file holds what the
+  department decided in the week before that day, plus a few stragglers decided weeks earlier;
+  it is received that day plus a department-specific lag in working days
+  (``SUBMISSION_HABITS``; ``manifest["files"][i]["received_at"]``), so that most departments
+  submit within 7 working days and a few are habitually late. A week whose file would arrive
+  after yesterday has not arrived yet: nothing is decided for it.
 
 Determinism: every random choice comes from ``random.Random`` instances seeded from the options
 (never from hash randomisation, the clock or set iteration), and XLSX files are re-zipped with
@@ -14,12 +26,13 @@ Memory: subjects are not held as objects. One pass draws a few compact per-subje
 demand from a per-subject generator (``Random(seed, index)``), with a bounded cache. Rows are
 streamed to the files, so a million subjects and fifteen million records fit in well under a GB.
 
-Ingestion order (``manifest["ingest_order"]``): market registrations and practitioners first,
-then the record files, then the civil-affairs and staffing registrations. Records about social
-organisations and public institutions therefore arrive before their subjects are registered:
-they are quarantined as ``unknown_subject`` and re-checked when the registration arrives. A
-few records name valid codes of subjects registered nowhere in Qingdao (firms from other
-cities); those stay in quarantine.
+Ingestion order (``manifest["ingest_order"]``): the history first (market registrations and
+practitioners, then the record files, then the civil-affairs and staffing registrations), then
+the live files in the order they were received. Historical records about social organisations
+and public institutions therefore arrive before their subjects are registered: they are
+quarantined as ``unknown_subject`` and re-checked when the registration arrives (live files
+come later and find them registered). A few records name valid codes of subjects registered
+nowhere in Qingdao (firms from other cities); those stay in quarantine.
 """
 
 from __future__ import annotations
@@ -117,6 +130,67 @@ class GeneratorOptions:
 
     def as_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "seed": self.seed, "today": self.today.isoformat()}
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveWindow:
+    """The weekly submissions of the live window.
+
+    ``weeks``: the submission days (Mondays), oldest first; the last is on or before yesterday.
+    Week ``k``'s file holds the decisions of ``[weeks[k] - 7 days, weeks[k])`` plus stragglers.
+    ``received``: per department, when each week's file was received (local time), or None
+    when it would arrive after yesterday (not yet: nothing is decided for that week).
+    """
+
+    weeks: tuple[dt.date, ...]
+    received: dict[str, tuple[dt.datetime | None, ...]]
+
+    @property
+    def start(self) -> dt.date:
+        """The first decision date of the live window."""
+        return self.weeks[0] - dt.timedelta(days=7)
+
+    @property
+    def last_decision(self) -> dt.date:
+        """The last decision date a live file can hold (the day before the last week's)."""
+        return self.weeks[-1] - dt.timedelta(days=1)
+
+    def route(self, dept: str, day: dt.date, extra_weeks: int = 0) -> int:
+        """Where a record decided on ``day`` goes: HISTORY, a week index, or SKIP (its file
+        has not arrived yet). ``extra_weeks``: a straggler held back that many weeks."""
+        k = (day - self.start).days // 7
+        if k < 0 and not extra_weeks:
+            return HISTORY
+        k += extra_weeks
+        if k < 0:
+            return HISTORY
+        if k >= len(self.weeks):
+            return SKIP
+        arrivals = self.received.get(dept)
+        if arrivals is None or arrivals[k] is None:
+            return SKIP
+        return k
+
+
+def live_window(options: GeneratorOptions, departments: list[str]) -> LiveWindow:
+    """The live weeks before ``options.today`` and, per department, each week's receipt."""
+    yesterday = options.today - dt.timedelta(days=1)
+    last = yesterday - dt.timedelta(days=yesterday.weekday())
+    weeks = tuple(last - dt.timedelta(days=7 * (LIVE_WEEKS - 1 - k)) for k in range(LIVE_WEEKS))
+    received: dict[str, tuple[dt.datetime | None, ...]] = {}
+    for dept in sorted(departments):
+        rng = random.Random(f"qualitycity-demo/{options.seed}/live/{dept}")
+        lags = SUBMISSION_HABITS.get(dept, DEFAULT_HABIT)[0]
+        arrivals: list[dt.datetime | None] = []
+        for day in weeks:
+            on = _workdays_after(day, rng.choice(lags))
+            at = dt.datetime.combine(on, dt.time(8, 30)) + dt.timedelta(minutes=rng.randrange(540))
+            previous = next((a for a in reversed(arrivals) if a is not None), None)
+            if previous is not None and at <= previous:  # a late week catches up with the next
+                at = previous + dt.timedelta(minutes=1 + rng.randrange(30))
+            arrivals.append(at if at.date() <= yesterday else None)
+        received[dept] = tuple(arrivals)
+    return LiveWindow(weeks, received)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,32 +336,40 @@ EXTENSIONS = {
 }
 ENCODINGS = {"csv": "utf-8", "csv_bom": "utf-8-sig", "csv_gb18030": "gb18030"}
 
-# Probability that a department submits within 7 working days, and its late tail (working days).
-PUNCTUALITY: dict[str, tuple[float, int]] = {
-    "market": (0.93, 40),
-    "tax": (0.9, 30),
-    "development": (0.6, 90),
-    "commerce": (0.75, 60),
-    "emergency": (0.8, 60),
-    "ip": (0.8, 45),
-    "environment": (0.85, 45),
-    "health": (0.8, 60),
-    "construction": (0.72, 90),
-    "transport": (0.8, 60),
-    "hrss": (0.75, 60),
-    "education": (0.7, 60),
-    "science": (0.7, 90),
-    "city_admin": (0.62, 120),
-    "customs": (0.92, 30),
-    "agriculture": (0.68, 90),
-    "court": (0.85, 30),
-    "civil_affairs": (0.8, 60),
-    "staffing": (0.8, 60),
-    "quality_office": (0.8, 60),
+# The live window: weekly submissions of the last LIVE_WEEKS weeks (the rest is history).
+LIVE_WEEKS = 8
+HISTORY = -1  # route of a row: HISTORY, a live week (0 = oldest), or SKIP (not submitted yet)
+SKIP = -2
+# How each department submits its weekly file: the lag in working days between the week's
+# submission day (Monday) and the file's receipt (one drawn per week), and the share of a
+# file's records decided weeks earlier (stragglers). A week's records are 1-5 working days
+# old on the submission day, so a lag of 3 or more makes some of them late (> 7 working days).
+SUBMISSION_HABITS: dict[str, tuple[tuple[int, ...], float]] = {
+    "market": ((0, 0, 0, 1, 1, 2), 0.01),
+    "tax": ((0, 1, 1, 2), 0.02),
+    "customs": ((0, 0, 1), 0.01),
+    "court": ((0, 1, 2), 0.02),
+    "environment": ((0, 1, 2, 2), 0.03),
+    "health": ((0, 1, 2, 3), 0.04),
+    "transport": ((0, 1, 2, 3), 0.04),
+    "emergency": ((0, 1, 2, 3), 0.05),
+    "ip": ((0, 1, 2, 3), 0.04),
+    "commerce": ((1, 2, 3, 4), 0.06),
+    "hrss": ((1, 2, 3, 4), 0.06),
+    "education": ((1, 2, 3, 4), 0.06),
+    "science": ((1, 2, 3, 5), 0.08),
+    "civil_affairs": ((0, 1, 2, 3), 0.04),
+    "staffing": ((0, 1, 2, 3), 0.04),
+    "quality_office": ((0, 1, 2), 0.03),
+    "agriculture": ((2, 3, 5, 7), 0.12),
+    "construction": ((1, 2, 4, 6), 0.10),
+    "development": ((2, 4, 6, 8), 0.15),
+    "city_admin": ((3, 5, 8, 10), 0.20),
 }
+DEFAULT_HABIT: tuple[tuple[int, ...], float] = ((0, 1, 2, 3), 0.04)
 
 DIRTY_RATE = 0.03
-RECENT_SHARE = 0.04  # of decision dates drawn in the last six weeks
+RECENT_SHARE = 0.04  # of decision dates drawn in the live window (and the weeks before it)
 REGISTRATION_DIRTY_RATE = 0.005
 NOISE_RATE = 0.02
 UNKNOWN_SUBJECTS_SHARE = 0.12  # of the dirty rows of a record file
@@ -902,19 +984,22 @@ def estimate_rows(options: GeneratorOptions) -> int:
     return sum(p.rows for p in _plan(options))
 
 
-def ingest_order(file_names: list[str]) -> list[str]:
-    """Registrations of market subjects and practitioners, records, then late registrations."""
+def ingest_order(files: list[dict[str, Any]]) -> list[str]:
+    """The history (registrations of market subjects and practitioners, records, then late
+    registrations), then the live files in the order they were received."""
 
-    def rank(name: str) -> tuple[int, str]:
-        m = FILE_NAME_RE.match(name)
+    def rank(f: dict[str, Any]) -> tuple[int, str, str]:
+        if not f.get("backfill"):
+            return (3, f["received_at"] or "", f["file"])
+        m = FILE_NAME_RE.match(f.get("name") or Path(f["file"]).name)
         ds = m["dataset"] if m else ""
         if ds in LATE_REGISTRATIONS:
-            return (2, name)
+            return (2, "", f["file"])
         if ds.endswith("_registration"):
-            return (0, name)
-        return (1, name)
+            return (0, "", f["file"])
+        return (1, "", f["file"])
 
-    return sorted(file_names, key=rank)
+    return [f["file"] for f in sorted(files, key=rank)]
 
 
 class _FileContext:
@@ -932,13 +1017,12 @@ class _FileContext:
         self.rng = random.Random(f"qualitycity-demo/{gen.options.seed}/{plan.name}")
         self.pools: dict[tuple, tuple[array, array]] = {}
         self.counters: Counter = Counter()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=500)
-        self.dirty: Counter = Counter()
-        self.noise: Counter = Counter()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=500)  # of the current row's file
         self.code_lists = gen.codelists
         self.versioned = (self.dept, self.code) in VERSIONED_FILES
-        self.punctual, self.late_tail = PUNCTUALITY.get(self.dept, (0.8, 60))
+        self.straggle = SUBMISSION_HABITS.get(self.dept, DEFAULT_HABIT)[1]
         self.last_subject: SubjectInfo | None = None
+        self.route: int | None = None  # of the last decision date drawn (see LiveWindow.route)
 
     # -- sampling ------------------------------------------------------------------------
 
@@ -959,33 +1043,38 @@ class _FileContext:
         return self.last_subject
 
     def decision_date(self, not_before: dt.date | None = None) -> dt.date:
-        """A decision date in 2019..today with rising density, on a working day, such that
-        the department would have submitted it by today (slow departments lag behind)."""
+        """A decision date in 2019..the live window's end with rising density, on a working
+        day, that the department has submitted by now; ``self.route`` says in which file
+        (history, a live week, or SKIP when no date fits: the row is then not written).
+
+        A few records are stragglers: submitted some weeks after the week they belong to."""
         rng = self.rng
-        today = self.gen.options.today
+        live = self.gen.live
+        last = live.last_decision
         lo = max(EARLIEST_DECISION, not_before or EARLIEST_DECISION)
-        if lo > today:
-            lo = today
-        span = (today - lo).days
+        if lo > last:
+            lo = last
+        span = (last - lo).days
+        window = (last - live.start).days + 14
         c = 1.2
         for _ in range(12):
-            if rng.random() < RECENT_SHARE and span > 45:
-                # The last six weeks, where the departments' delays show (timeliness).
-                day = _to_workday(rng, today - dt.timedelta(days=rng.randint(0, 42)))
+            if rng.random() < RECENT_SHARE and span > window:
+                # The live window, where the departments' delays show (timeliness).
+                day = _to_workday(rng, last - dt.timedelta(days=rng.randint(0, window)))
             else:
                 u = rng.random()
                 x = (-1 + math.sqrt(1 + 2 * c * u * (1 + c / 2))) / c
                 day = _to_workday(rng, lo + dt.timedelta(days=int(x * span)))
             if day < lo:
                 day = lo
-            if (today - day).days > 130:
+            extra = 0
+            if rng.random() < self.straggle:
+                extra = 1 + min(int(rng.expovariate(0.6)), 6)
+            route = live.route(self.dept, day, extra)
+            if route != SKIP:
+                self.route = route
                 return day
-            if rng.random() < self.punctual:
-                delay = rng.choice((0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7))
-            else:
-                delay = 8 + int(rng.expovariate(1 / max(self.late_tail / 3, 1)))
-            if _workdays_after(day, delay) <= today:
-                return day
+        self.route = live.route(self.dept, lo)
         return lo
 
     def record_no(self, pattern: str, year: int) -> str:
@@ -1009,6 +1098,7 @@ class Generator:
         self.options = options
         self.city = City(options)
         _, self.codelists = load_catalogue()
+        self.live = live_window(options, list(_departments()))
 
     # -- registration rows -----------------------------------------------------------------
 
@@ -1559,82 +1649,130 @@ class Generator:
 
     # -- files ---------------------------------------------------------------------------
 
-    def write_file(self, out: Path, plan: FilePlan, progress: Callable[[int], None] | None) -> dict:
+    def folder(self, route: int) -> str:
+        """The folder of a route: ``history`` or ``live/<submission day>``."""
+        if route == HISTORY:
+            return "history"
+        return f"live/{self.live.weeks[route].isoformat()}"
+
+    def write_file(
+        self, out: Path, plan: FilePlan, progress: Callable[[int], None] | None
+    ) -> list[dict]:
+        """Write the plan's rows into its history file and live weekly files; describe each."""
         ctx = _FileContext(self, plan)
         rng = ctx.rng
         registration = plan.dataset["kind"] == "registration"
         rows = self._registration_rows(ctx) if registration else self._record_rows(ctx)
-        writer = _Writer(
-            out / plan.name,
-            plan.fmt,
-            plan.dataset["fields"],
-            plan.header,
-            plan.date_style,
-            ctx.versioned,
-            self.options.today,
-        )
+        date_f = ctx.keys["decision_date"]
+        outs: dict[int, _Out] = {}
+
+        def output(route: int) -> _Out:
+            o = outs.get(route)
+            if o is None:
+                path = out / self.folder(route) / plan.name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writer = _Writer(
+                    path,
+                    plan.fmt,
+                    plan.dataset["fields"],
+                    plan.header,
+                    plan.date_style,
+                    ctx.versioned,
+                    self.options.today,
+                )
+                o = outs[route] = _Out(route, writer)
+            return o
+
         code_f = ctx.keys["subject_code"]
         name_f = ctx.keys["subject_name"]
         pending = 0
         late_types = (SOC, PUB)
-        late_codes: set[str] = set()
         for row, mark in rows:
             subject = ctx.last_subject
+            route, ctx.route = ctx.route, None
+            if registration:
+                route = HISTORY
+            elif route is None:  # rows not drawn through decision_date (tax ratings)
+                day = row.get(date_f)
+                route = self.live.route(ctx.dept, day) if isinstance(day, dt.date) else HISTORY
+            if route == SKIP:
+                continue
+            o = output(route)
+            ctx.recent = o.recent
+            writer = o.writer
             if ctx.versioned:
                 row["version"] = 1
             if registration:
                 if mark == "registration_dirty":
                     row, kind = self._make_dirty(ctx, row, self._dirty_kind(ctx, True))
-                    ctx.dirty[kind] += 1
+                    o.dirty[kind] += 1
                 elif mark == "code_noise":
                     row[code_f] = _code_noise(rng, row[code_f])
-                    ctx.noise["code_noise"] += 1
+                    o.noise["code_noise"] += 1
                 writer.write(row)
                 if mark is None and rng.random() < 0.002:
                     writer.write(row)
-                    ctx.noise["exact_duplicate"] += 1
+                    o.noise["exact_duplicate"] += 1
             else:
-                # Rows about late registrants are kept clean: their quarantine is the re-check
-                # demonstration, and its outcome stays predictable.
-                late = subject is not None and subject.type in late_types
+                # Rows about late registrants (in the history, ingested before their
+                # registration) are kept clean: their quarantine is the re-check demonstration,
+                # and its outcome stays predictable.
+                late = route == HISTORY and subject is not None and subject.type in late_types
                 r = rng.random()
                 if r < DIRTY_RATE and not late:
                     row, kind = self._make_dirty(ctx, row, self._dirty_kind(ctx, False))
-                    ctx.dirty[kind] += 1
+                    o.dirty[kind] += 1
                     writer.write(row)
                 else:
                     if r < DIRTY_RATE + NOISE_RATE:
                         row[code_f] = _code_noise(rng, row[code_f])
-                        ctx.noise["code_noise"] += 1
+                        o.noise["code_noise"] += 1
                     elif subject is not None and subject.former_names and rng.random() < 0.3:
                         row[name_f] = subject.former_names[0]
-                        ctx.noise["former_name"] += 1
+                        o.noise["former_name"] += 1
                     if late:
-                        ctx.noise["late_registrant"] += 1
-                        late_codes.add(subject.code)
+                        o.noise["late_registrant"] += 1
+                        o.late_codes.add(subject.code)
                     writer.write(row)
                     if not late:
-                        ctx.recent.append(row)
-                    if ctx.recent and rng.random() < 0.004:
-                        writer.write(rng.choice(ctx.recent))
-                        ctx.noise["exact_duplicate"] += 1
+                        o.recent.append(row)
+                    if o.recent and rng.random() < 0.004:
+                        writer.write(rng.choice(o.recent))
+                        o.noise["exact_duplicate"] += 1
             pending += 1
             if progress is not None and pending >= 2000:
                 progress(pending)
                 pending = 0
-        writer.close()
         if progress is not None and pending:
             progress(pending)
-        dirty_total = sum(ctx.dirty.values())
-        late_rows = ctx.noise.get("late_registrant", 0)
+        described = []
+        for route in sorted(outs):
+            o = outs[route]
+            o.writer.close()
+            described.append(self._describe(out, plan, ctx, o))
+        return described
+
+    def _describe(self, out: Path, plan: FilePlan, ctx: _FileContext, o: _Out) -> dict:
+        rel = f"{self.folder(o.route)}/{plan.name}"
+        dirty_total = sum(o.dirty.values())
+        late_rows = o.noise.get("late_registrant", 0)
         reasons: Counter = Counter()
-        for kind, n in ctx.dirty.items():
+        for kind, n in o.dirty.items():
             reasons[EXPECTED_REASONS[kind]] += n
         if late_rows:
             reasons["unknown_subject"] += late_rows
-        duplicates = ctx.noise.get("exact_duplicate", 0)
+        duplicates = o.noise.get("exact_duplicate", 0)
+        received = None
+        if o.route != HISTORY:
+            received = self.live.received[plan.department][o.route]
         return {
-            "file": plan.name,
+            "file": rel,
+            "name": plan.name,
+            "folder": self.folder(o.route),
+            # History is migrated in once (backfill, left out of timeliness); live files are
+            # received at ``received_at`` (local time, TIME_ZONE).
+            "backfill": o.route == HISTORY,
+            "received_at": received.isoformat(timespec="minutes") if received else None,
             "department": plan.department,
             "dataset": plan.dataset["code"],
             "kind": plan.dataset["kind"],
@@ -1643,21 +1781,33 @@ class Generator:
             "header": plan.header,
             "codes": plan.codes,
             "versioned": ctx.versioned,
-            "rows": writer.rows,
-            "dirty": dict(sorted(ctx.dirty.items())),
-            "noise": dict(sorted(ctx.noise.items())),
-            "late_registrant_subjects": len(late_codes),
+            "rows": o.writer.rows,
+            "dirty": dict(sorted(o.dirty.items())),
+            "noise": dict(sorted(o.noise.items())),
+            "late_registrant_subjects": len(o.late_codes),
             # What ingestion in the manifest's order should report for this file, and how many
             # of its rows stay in quarantine once the late registrations have re-checked them.
             "expected": {
                 "rejected": dirty_total + late_rows,
                 "duplicates": duplicates,
-                "accepted": writer.rows - dirty_total - late_rows - duplicates,
+                "accepted": o.writer.rows - dirty_total - late_rows - duplicates,
                 "reasons": dict(sorted(reasons.items())),
                 "open_after_recheck": dirty_total,
             },
-            "sha256": _sha256(out / plan.name),
+            "sha256": _sha256(out / rel),
         }
+
+
+@dataclasses.dataclass
+class _Out:
+    """One output file of a plan (its history file or one live week's) and its tallies."""
+
+    route: int
+    writer: _Writer
+    dirty: Counter = dataclasses.field(default_factory=Counter)
+    noise: Counter = dataclasses.field(default_factory=Counter)
+    late_codes: set[str] = dataclasses.field(default_factory=set)
+    recent: deque[dict[str, Any]] = dataclasses.field(default_factory=lambda: deque(maxlen=500))
 
 
 def _subject_type_label(code: str) -> str:
@@ -1770,14 +1920,18 @@ def generate(
     if old.exists():
         try:
             for entry in json.loads(old.read_text(encoding="utf-8")).get("files", []):
-                name = entry.get("file", "")
-                if FILE_NAME_RE.match(name):
-                    (out / name).unlink(missing_ok=True)
+                path = out / entry.get("file", "")
+                inside = path.resolve().is_relative_to(out.resolve())
+                if inside and FILE_NAME_RE.match(path.name):
+                    path.unlink(missing_ok=True)
         except (ValueError, OSError):
             pass
         old.unlink()
+        for folder in sorted(out.glob("live/*"), reverse=True) + [out / "live", out / "history"]:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     gen = Generator(options)
-    files = [gen.write_file(out, plan, progress) for plan in _plan(options)]
+    files = [f for plan in _plan(options) for f in gen.write_file(out, plan, progress)]
     totals_dirty: Counter = Counter()
     totals_noise: Counter = Counter()
     for f in files:
@@ -1786,10 +1940,22 @@ def generate(
     expected = Counter()
     for kind, n in totals_dirty.items():
         expected[EXPECTED_REASONS[kind]] += n
+    live = gen.live
     manifest = {
         "generator": "qualitycity.demo",
-        "version": 1,
+        "version": 2,
         "options": options.as_dict(),
+        "live": {
+            "weeks": [d.isoformat() for d in live.weeks],
+            "decisions_from": live.start.isoformat(),
+            "files": sum(not f["backfill"] for f in files),
+            "rows": sum(f["rows"] for f in files if not f["backfill"]),
+            "received": {
+                dept: [a.isoformat(timespec="minutes") if a else None for a in arrivals]
+                for dept, arrivals in sorted(live.received.items())
+                if any(not f["backfill"] and f["department"] == dept for f in files)
+            },
+        },
         "subjects": options.scale,
         "departments": sorted({f["department"] for f in files}),
         "datasets": sorted({f["dataset"] for f in files}),
@@ -1797,7 +1963,7 @@ def generate(
         "dirty": dict(sorted(totals_dirty.items())),
         "noise": dict(sorted(totals_noise.items())),
         "expected_reasons": dict(sorted(expected.items())),
-        "ingest_order": ingest_order([f["file"] for f in files]),
+        "ingest_order": ingest_order(files),
         "files": files,
     }
     old.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -149,22 +149,28 @@ def demo_ingest(
 ) -> list[Any]:
     """Ingest the generated files one by one in the manifest's order; return the results.
 
-    The order (market registrations and practitioners, then records, then social
-    organisations and public institutions) makes records about the latter wait in quarantine
-    as ``unknown_subject`` until their registration arrives and re-checks them.
+    The history goes first, as a migration (``backfill``: left out of timeliness): market
+    registrations and practitioners, then records, then social organisations and public
+    institutions, so that records about the latter wait in quarantine as ``unknown_subject``
+    until their registration arrives and re-checks them. Then the live weekly files, in the
+    order they were received, each with its ``received_at``.
     """
     from qualitycity.core import context
     from qualitycity.records.models import SourceFile
-    from qualitycity.records.services import ingest_path
+    from qualitycity.records.services import ingest_path, parse_received_at
 
+    entries = {f["file"]: f for f in manifest["files"]}
     results: list[Any] = []
     with context.acting_as(source="cli"):
         for name in manifest["ingest_order"]:
+            entry = entries.get(name, {})
             results.extend(
                 ingest_path(
                     path=folder / name,
                     channel=SourceFile.Channel.CLI,
                     progress_factory=progress_factory,
+                    received_at=parse_received_at(entry.get("received_at")),
+                    backfill=bool(entry.get("backfill", False)),
                 )
             )
     return results

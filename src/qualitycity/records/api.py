@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Field, File, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from qualitycity.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -101,6 +101,8 @@ class SubmissionOut(Schema):
     updated: int
     reasons: dict[str, int]
     submitted_at: dt.datetime
+    received_at: dt.datetime = Field(description="when the department's submission was received")
+    backfill: bool = Field(description="historical data migrated in; excluded from timeliness")
     processed_at: dt.datetime | None = None
     job_id: uuid.UUID | None = None
     errors_url: str
@@ -161,6 +163,8 @@ def _submission_out(sf: SourceFile) -> dict[str, Any]:
         "updated": sf.updated,
         "reasons": sf.reasons or {},
         "submitted_at": sf.created_at,
+        "received_at": sf.received_at,
+        "backfill": sf.backfill,
         "processed_at": sf.processed_at,
         "job_id": sf.job_id,
         "errors_url": f"/api/v1/submissions/{sf.pk}/errors.csv",
@@ -206,15 +210,30 @@ def ingest(
     file: UploadedFile = File(...),  # noqa: B008
     department: str | None = None,
     dry_run: bool = False,
+    received_at: str | None = Form(  # noqa: B008
+        None,
+        description="when the submission was received: YYYY-MM-DD[THH:MM] (local time) or "
+        "ISO 8601; default now; city-wide roles only",
+    ),
+    backfill: bool = Form(  # noqa: B008
+        False,
+        description="historical data migrated into the platform (excluded from timeliness); "
+        "city-wide roles only",
+    ),
 ):
     """Small files are ingested at once (200); larger ones run as a job (202).
 
     A file refused for its content (empty, wrong header, truncated, binary, unknown format)
     is still answered 200 with ``refused: true`` and the refusal: the submission is kept.
+    The form fields ``received_at`` and ``backfill`` are an operator's statements: a
+    department's key or officer gets 403 ``received_at_not_allowed`` / ``backfill_not_allowed``;
+    a receipt time in the future is 400 ``received_at_in_future``.
     """
     actor = request.auth
     require_scope(actor, "records.ingest")
     ds = get_dataset(dataset)  # 404 unknown_dataset
+    when = services.parse_received_at(received_at)
+    services.submission_check(actor=actor, received_at=when, backfill=backfill)
     dept = _submitting_department(actor, department)
     if not ds.allowed(dept.code):
         raise PermissionDenied(
@@ -239,6 +258,8 @@ def ingest(
                 channel=channel,
                 original_name=name,
                 dry_run=dry_run,
+                received_at=when,
+                backfill=backfill,
             )
         finally:
             path.unlink(missing_ok=True)
@@ -252,6 +273,8 @@ def ingest(
             channel=channel,
             original_name=name,
             dry_run=dry_run,
+            received_at=when,
+            backfill=backfill,
         )
     except Exception:
         path.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qualitycity.core.models import ChangeLoggedModel, RestrictedQuerySet, Role
@@ -69,6 +70,15 @@ class SourceFile(ChangeLoggedModel):
         "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     processed_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="when the department's submission was received (default: the moment of "
+        "ingestion); stored records take it as their submission time",
+    )
+    backfill = models.BooleanField(
+        default=False,
+        help_text="historical data migrated into the platform; excluded from timeliness",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -171,6 +181,9 @@ class RecordRevision(models.Model):
     class Meta:
         ordering = ["record", "-version"]
 
+    def __str__(self) -> str:
+        return f"{self.record_id} v{self.version}"
+
 
 class QuarantinedRow(models.Model):
     """A rejected row, kept with its original cells and a reason per field."""
@@ -198,6 +211,9 @@ class QuarantinedRow(models.Model):
     class Meta:
         ordering = ["source_file", "row_number"]
         indexes = [models.Index(fields=["status", "primary_reason"], name="quarantine_status")]
+
+    def __str__(self) -> str:
+        return f"{self.source_file_id}:{self.row_number}"
 
     @classmethod
     def restrict_queryset(cls, qs, user, action):

@@ -599,6 +599,9 @@ class TimelinessReport:
     date_to: dt.date | None = None
 
     totals: DepartmentTimeliness | None = None  # all departments together
+    # Records of backfill submissions (historical data migrated into the platform) that the
+    # filters would otherwise have counted: their submission time says nothing about delays.
+    backfill_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -607,6 +610,7 @@ class TimelinessReport:
             "date_to": _plain(self.date_to),
             "departments": [d.as_dict() for d in self.departments],
             "all": self.totals.as_dict() if self.totals else None,
+            "excluded_backfill_records": self.backfill_records,
         }
 
 
@@ -631,8 +635,13 @@ def _timeliness_base(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     datasets_in: Iterable[str] | None = None,
+    backfill: bool = False,
 ) -> models.QuerySet:
-    qs = Record.objects.restrict(actor, "view").filter(decision_date__isnull=False)
+    """Records with a decision date the actor may see, of live submissions (``backfill``
+    False, the default) or of backfill submissions (True), which timeliness leaves out."""
+    qs = Record.objects.restrict(actor, "view").filter(
+        decision_date__isnull=False, source_file__backfill=backfill
+    )
     if department:
         qs = qs.filter(department__code=department)
     if date_from:
@@ -680,6 +689,10 @@ def timeliness(
 
     Counts per (department, decision date, submission date) come from SQL; the working-day
     arithmetic (holiday calendar in ``config/holidays.yaml``) is a Python pass over those.
+
+    Records of backfill submissions (historical data migrated into the platform) are left
+    out: their submission time is the migration's, not the department's. The report counts
+    them (``backfill_records``) so that the page can say how many were left out.
     """
     cal = calendar()
     dp = set(double_publicity_datasets())
@@ -728,8 +741,16 @@ def timeliness(
         due=sum(due.values()),
         late=sum(late.values()),
     )
+    backfill_records = _timeliness_base(
+        actor, department=department, date_from=date_from, date_to=date_to, backfill=True
+    ).count()
     return TimelinessReport(
-        limit=limit, departments=out, date_from=date_from, date_to=date_to, totals=totals
+        limit=limit,
+        departments=out,
+        date_from=date_from,
+        date_to=date_to,
+        totals=totals,
+        backfill_records=backfill_records,
     )
 
 

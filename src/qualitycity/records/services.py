@@ -10,6 +10,13 @@ header, truncated, binary, unknown format) → validate each row's fields → pe
 ``BATCH_SIZE`` rows: check subjects, duplicates and updates against the database, then store
 good rows, quarantine bad ones.
 
+Large record files (``PIPELINE_MIN_ROWS`` and more, outside any transaction) run as two
+processes: a forked reader reads, validates and decides the rows (with its own read-only
+database connection) and sends ready-to-store batches to this process, which stores them
+``WRITE_ROWS`` rows per transaction (:mod:`.ingest.pipeline`). Registration files, dry runs,
+small files and calls inside a transaction stay in one process. An error in the reader is
+re-raised here with the same consequences as in-process.
+
 Crash safety — the *submission* (``SourceFile``) is the unit. Batches are committed one by one
 (so that the job's progress is visible while a large file runs, which one long transaction
 would hide on SQLite), and the submission is ``processing`` until its last batch is in. If
@@ -28,15 +35,12 @@ registrations of the same folder.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import logging
 import os
-import queue
 import re
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +50,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from qualitycity.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
@@ -54,6 +58,7 @@ from qualitycity.core.jobs import job_create, job_enqueue, job_kind
 from qualitycity.core.models import ApiClient, Department, Job, User
 
 from .catalogue import Dataset, get_dataset, normalize_header
+from .ingest import pipeline
 from .ingest.engine import (
     _INSERT_RECORD,
     BATCH_SIZE,
@@ -75,6 +80,9 @@ from .ingest.readers import JsonLinesTable, Table, open_table, scan_file, store_
 from .ingest.validation import RowValidator
 from .models import QuarantinedRow, Record, SourceFile
 
+# Rows stored per transaction (decisions are made per BATCH_SIZE rows, storing per WRITE_ROWS).
+WRITE_ROWS = 50_000
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -82,10 +90,12 @@ __all__ = [
     "ingest_enqueue",
     "ingest_file",
     "ingest_path",
+    "parse_received_at",
     "quarantine_discard",
     "quarantine_recheck",
     "quarantine_report_rows",
     "quarantine_resubmit",
+    "submission_check",
 ]
 
 # A submission still "processing" whose last batch is older than this is taken as crashed.
@@ -197,6 +207,72 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     return {}
 
 
+# Clocks differ: a receipt time this far ahead of ours is still taken as "now".
+RECEIVED_AT_SKEW = dt.timedelta(minutes=5)
+
+
+def parse_received_at(text: str | None) -> dt.datetime | None:
+    """``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM[:SS]`` or ISO 8601 with an offset → aware datetime.
+
+    Without an offset the time is local (``TIME_ZONE``); a date alone is midnight. Empty → None.
+    Raises ValidationFailed ``bad_received_at``.
+    """
+    if text is None or not str(text).strip():
+        return None
+    raw = str(text).strip()
+    try:
+        if len(raw) == 10:
+            value = dt.datetime.combine(dt.date.fromisoformat(raw), dt.time.min)
+        else:
+            value = dt.datetime.fromisoformat(raw.replace(" ", "T", 1))
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Not a date and time: {raw!r} (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM).",
+            code="bad_received_at",
+            details={"received_at": raw},
+        ) from exc
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_current_timezone())
+    return value
+
+
+def submission_check(
+    *, actor: Any, received_at: dt.datetime | None = None, backfill: bool = False
+) -> None:
+    """Whether ``actor`` may state this receipt time and backfill flag for a submission.
+
+    Both are an operator's statements about a submission, not a department's: a backdated
+    receipt or a late submission marked as migrated history would hide lateness. Only the
+    command line (no actor) and city-wide roles (platform admins, the quality office) may
+    make them; anyone else gets 403 ``backfill_not_allowed`` / ``received_at_not_allowed``.
+    A receipt time in the future is refused (400 ``received_at_in_future``).
+    """
+    if received_at is not None:
+        if timezone.is_naive(received_at):
+            raise ValidationFailed(
+                "received_at needs a time zone.", code="bad_received_at", details=None
+            )
+        if received_at > timezone.now() + RECEIVED_AT_SKEW:
+            raise ValidationFailed(
+                "The submission cannot have been received in the future.",
+                code="received_at_in_future",
+                details={"received_at": received_at.isoformat()},
+            )
+    if actor is None or getattr(actor, "is_citywide", False):
+        return
+    if backfill:
+        raise PermissionDenied(
+            "Only city-wide roles may mark a submission as backfill (historical data migrated "
+            "into the platform).",
+            code="backfill_not_allowed",
+        )
+    if received_at is not None:
+        raise PermissionDenied(
+            "Only city-wide roles may state when a submission was received.",
+            code="received_at_not_allowed",
+        )
+
+
 def ingest_file(
     *,
     path: Path,
@@ -209,11 +285,20 @@ def ingest_file(
     progress: Any = None,
     job: Job | None = None,
     rollback: bool = True,
+    received_at: dt.datetime | None = None,
+    backfill: bool = False,
+    checked: bool = False,
 ) -> IngestResult:
     """Ingest one departmental file for ``dataset``; return the counts of what happened.
 
     ``dry_run``: validate and count, store nothing (the original is not kept either); with
     ``rollback=False`` the caller's transaction is the one rolled back (a folder dry run).
+
+    ``received_at``: when the department's submission was received (default: now; never in
+    the future); its records take it as their submission time. ``backfill``: historical data
+    migrated into the platform, excluded from timeliness. Both are an operator's statements:
+    only city-wide roles and the command line (no actor) may make them (see
+    :func:`submission_check`; ``checked``: it was run already, when the job was created).
 
     Raises NotFound (``unknown_dataset``) and PermissionDenied (``department_not_allowed``)
     before anything is kept; a file refused for its content is kept as a refused submission
@@ -226,16 +311,19 @@ def ingest_file(
             code="department_not_allowed",
             details={"dataset": ds.code, "allowed": list(ds.departments)},
         )
+    if not checked:
+        submission_check(actor=actor, received_at=received_at, backfill=backfill)
+    sub = {"received_at": received_at, "backfill": backfill}
     path = Path(path)
     name = os.path.basename(original_name or path.name)
     if dry_run and not rollback:
-        return _ingest(path, ds, department, actor, channel, name, True, progress, job)
+        return _ingest(path, ds, department, actor, channel, name, True, progress, job, **sub)
     if dry_run:
         with transaction.atomic():
-            result = _ingest(path, ds, department, actor, channel, name, True, progress, job)
+            result = _ingest(path, ds, department, actor, channel, name, True, progress, job, **sub)
             transaction.set_rollback(True)
         return result
-    return _ingest(path, ds, department, actor, channel, name, False, progress, job)
+    return _ingest(path, ds, department, actor, channel, name, False, progress, job, **sub)
 
 
 def _ingest(
@@ -248,6 +336,8 @@ def _ingest(
     dry_run: bool,
     progress: Any,
     job: Job | None,
+    received_at: dt.datetime | None = None,
+    backfill: bool = False,
 ) -> IngestResult:
     now = timezone.now()
     root = Path(settings.FILES_ROOT)
@@ -275,6 +365,9 @@ def _ingest(
             source_file_undo(sf, ds)  # leftovers of an attempt that did not finish
     else:
         sf = SourceFile(department=department, dataset=ds.code, sha256=scan.sha256)
+    if received_at is not None or sf.pk is None:  # a retry keeps its first receipt
+        sf.received_at = received_at or now
+    sf.backfill = backfill
     sf.original_name = name[:255]
     sf.stored_path = rel or sf.stored_path or ""
     sf.size = scan.size
@@ -305,20 +398,13 @@ def _ingest(
             if progress is not None:
                 progress.set_total(table.estimated_rows)
             run = _FileRun(ds, department, sf, table.header, mapping, dry_run)
-            validate = run.validator.validate
-            batch: list[Pending] = []
-            for row_number, cells, extra in table.rows():
-                data, reasons = validate(cells, extra)
-                batch.append(Pending(row_number, cells, extra, data, reasons))
-                if len(batch) >= BATCH_SIZE:
-                    run.flush(batch)
+            if run.forkable(table):
+                _run_forked(run, table, progress)
+            else:
+                for decided in run.decided_batches(table):
+                    run.store(decided)
                     if progress is not None:
-                        progress.advance(len(batch))
-                    batch = []
-            if batch:
-                run.flush(batch)
-                if progress is not None:
-                    progress.advance(len(batch))
+                        progress.advance(decided.counts.rows)
             run.finish()
             if run.counts.rows == 0:
                 raise FileRefused("empty_file", "The file has a header but no rows.")
@@ -390,46 +476,44 @@ def _widen_jsonl(table: JsonLinesTable, ds: Dataset, mapping: list[str | None]) 
     table.widen(columns, positions)
 
 
-class _Writer:
-    """Stores batches in a thread with its own database connection.
+@dataclass
+class _Decided:
+    """One batch, decided and ready to store (what the reader process sends the parent)."""
 
-    Parsing and validating the next batch (Python, holding the GIL) then overlaps with storing
-    the previous one (sqlite3 and psycopg release the GIL while the database works). At most
-    two batches wait, so memory stays bounded. Only used outside an enclosing transaction: the
-    thread's connection could not see uncommitted rows of the caller's.
-    """
+    inserts: list[tuple]
+    updates: list[Pending]
+    registrations: list[Pending]
+    rejects: list[tuple]
+    counts: Counts  # this batch's share of the submission's counts
 
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        try:
-            while (work := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        work()
-                    except BaseException as exc:
-                        self.error = exc
-        finally:
-            connections.close_all()
+# Files with fewer rows are ingested in-process (forking a reader costs more than it saves).
+PIPELINE_MIN_ROWS = 20_000
 
-    def submit(self, work: Callable[[], None]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(work)
 
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+def _run_forked(run: _FileRun, table: Table, progress: Any) -> None:
+    """Read, validate and decide in a forked reader process; store here as batches arrive."""
+
+    def produce(send: Callable[[Any], None]) -> None:
+        for decided in run.decided_batches(table):
+            send(decided)
+
+    def consume(decided: _Decided) -> None:
+        run.store(decided)
+        if progress is not None:
+            progress.advance(decided.counts.rows)
+
+    pipeline.run_forked(produce, consume)
 
 
 class _FileRun:
-    """The batches of one submission: decide, then write each batch in its own transaction."""
+    """The batches of one submission: decide each batch, store the rows in few transactions.
+
+    Deciding (:meth:`decided_batches`: read, validate, check against the database) and storing
+    (:meth:`store`) are separate, so that large record files can do the first in a forked
+    reader process while this one stores (:func:`_run_forked`); the counts travel with each
+    batch.
+    """
 
     def __init__(
         self,
@@ -451,24 +535,145 @@ class _FileRun:
         self.counts = Counts()
         code_field = ds.keys["subject_code"]
         self.code_index = mapping.index(code_field) if code_field in mapping else None
-        self.submitted_at = adapt_datetime(sf.created_at)
-        self.writer: _Writer | None = None
-        use_thread = getattr(settings, "QUALITYCITY_INGEST_WRITER_THREAD", True)
-        if use_thread and not (dry_run or ds.is_registration or connection.in_atomic_block):
-            self.writer = _Writer()
+        self.submitted_at = adapt_datetime(sf.received_at)
+        # Decided rows wait here until WRITE_ROWS of them can be stored in one transaction:
+        # SQLite rewrites every touched index page at each commit, so few large commits are
+        # much cheaper than many small ones (see docs/benchmarks.md).
+        self.pending: tuple[list[tuple], list[Pending], list[tuple]] = ([], [], [])
+
+    def forkable(self, table: Table) -> bool:
+        """Whether to decide in a forked reader process (large record files, real runs).
+
+        Not for dry runs and calls inside a transaction (the reader could not see the
+        caller's uncommitted rows), nor for registration datasets (each batch of
+        registrations is re-checked against the quarantine before the next is decided).
+        """
+        if self.dry_run or self.ds.is_registration or connection.in_atomic_block:
+            return False
+        if not getattr(settings, "QUALITYCITY_INGEST_PIPELINE", True):
+            return False
+        estimated = table.estimated_rows
+        return pipeline.available() and (estimated is None or estimated >= PIPELINE_MIN_ROWS)
 
     def finish(self) -> None:
-        """Wait for the writer; re-raise what failed in it."""
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            writer.close()
+        """Store what is still pending."""
+        self._write_pending()
 
     def abandon(self) -> None:
-        """Stop the writer after a failure elsewhere, ignoring its own errors."""
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            with contextlib.suppress(BaseException):  # the first failure is re-raised
-                writer.close()
+        """Forget what is pending after a failure (the submission is undone or refused)."""
+        self.pending = ([], [], [])
+
+    def decided_batches(self, table: Table) -> Iterator[_Decided]:
+        """Read, validate and decide the rows of ``table``, BATCH_SIZE rows at a time."""
+        validate = self.validator.validate
+        batch: list[Pending] = []
+        append = batch.append
+        for row_number, cells, extra in table.rows():
+            data, reasons = validate(cells, extra)
+            append(Pending(row_number, cells, extra, data, reasons))
+            if len(batch) >= BATCH_SIZE:
+                yield self.decide(batch)
+                batch = []
+                append = batch.append
+        if batch:
+            yield self.decide(batch)
+
+    def decide(self, batch: list[Pending]) -> _Decided:
+        """Decide each row's fate; turn the batch into what :meth:`store` writes."""
+        engine, sf = self.engine, self.sf
+        engine.decide(batch)
+        counts = Counts()
+        reasons = counts.reasons
+        inserts, updates, registrations, rejects = [], [], [], []
+        insert = inserts.append
+        submitted_at = self.submitted_at
+        # record_params(engine, p, sf.pk, submitted_at), unrolled: this runs for every row
+        ds = self.ds
+        derive, code, category, dept_id = (
+            ds.derive,
+            ds.code,
+            ds.category,
+            engine.department_id,
+        )
+        id_field, date_field, sf_id = engine.id_field, ds.keys["decision_date"], sf.pk
+        for p in batch:
+            action = p.action
+            if action == "insert":
+                data = p.data
+                polarity, severity, public = derive(data)
+                insert(
+                    (
+                        code,
+                        dept_id,
+                        p.subject_id,
+                        data[id_field],
+                        category,
+                        polarity,
+                        severity,
+                        data.get(date_field),
+                        public,
+                        p.version,
+                        p.content,
+                        sf_id,
+                        p.row_number,
+                        submitted_at,
+                    )
+                )
+            elif action == "update":
+                p.submitted_at = submitted_at
+                p.cells = []  # not needed to store it: less to send
+                p.extra = None
+                updates.append(p)
+            elif action == "register":
+                registrations.append(p)
+            elif action == "duplicate":
+                counts.duplicates += 1
+            else:
+                rejects.append(
+                    (sf.pk, p.row_number)
+                    + quarantine_fields(p, self.header, engine.code_field, self.code_index)
+                )
+                for r in p.reasons:
+                    reasons[r["code"]] += 1
+        counts.rows = len(batch)
+        counts.accepted = len(inserts)
+        counts.updated = len(updates)
+        counts.rejected = len(rejects)
+        return _Decided(inserts, updates, registrations, rejects, counts)
+
+    def store(self, decided: _Decided) -> None:
+        """Add a decided batch to the counts and store it (now, or with the next ones)."""
+        c, d = self.counts, decided.counts
+        c.rows += d.rows
+        c.accepted += d.accepted
+        c.rejected += d.rejected
+        c.duplicates += d.duplicates
+        c.updated += d.updated
+        c.reasons.update(d.reasons)
+        if decided.registrations:
+            self._write_pending()
+            self.write(
+                decided.inserts,
+                decided.updates,
+                decided.registrations,
+                decided.rejects,
+                None,
+            )
+            if not self.dry_run:
+                code_field = self.engine.code_field
+                quarantine_recheck(codes=[p.data[code_field] for p in decided.registrations])
+            return
+        pending_inserts, pending_updates, pending_rejects = self.pending
+        pending_inserts.extend(decided.inserts)
+        pending_updates.extend(decided.updates)
+        pending_rejects.extend(decided.rejects)
+        waiting = len(pending_inserts) + len(pending_updates) + len(pending_rejects)
+        if waiting >= WRITE_ROWS:
+            self._write_pending()
+
+    def flush(self, batch: list[Pending]) -> None:
+        """Decide and store one batch of validated rows."""
+        self.store(self.decide(batch))
 
     def write(
         self,
@@ -478,7 +683,7 @@ class _FileRun:
         rejects: list[tuple],
         tally: tuple[int, int, int, int, int] | None,
     ) -> None:
-        """Store one batch in one transaction (in the writer thread when there is one)."""
+        """Store rows in one transaction, with the submission's counts so far."""
         engine, counts, sf = self.engine, self.counts, self.sf
         now = timezone.now()
         now_db = adapt_datetime(now)
@@ -516,47 +721,15 @@ class _FileRun:
                 updated_at=now,
             )
 
-    def flush(self, batch: list[Pending]) -> None:
-        engine, counts, sf = self.engine, self.counts, self.sf
-        engine.decide(batch)
-        inserts, updates, registrations, rejects = [], [], [], []
-        for p in batch:
-            action = p.action
-            if action == "insert":
-                inserts.append(record_params(engine, p, sf.pk, self.submitted_at))
-            elif action == "update":
-                updates.append(p)
-            elif action == "register":
-                registrations.append(p)
-            elif action == "duplicate":
-                counts.duplicates += 1
-            else:
-                rejects.append(
-                    (sf.pk, p.row_number)
-                    + quarantine_fields(p, self.header, engine.code_field, self.code_index)
-                )
-                for r in p.reasons:
-                    counts.reasons[r["code"]] += 1
-        counts.rows += len(batch)
-        counts.accepted += len(inserts)
-        counts.updated += len(updates)
-        counts.rejected += len(rejects)
-        if registrations:
-            self.write(inserts, updates, registrations, rejects, None)
-        else:
-            tally = (
-                counts.rows,
-                counts.accepted,
-                counts.rejected,
-                counts.duplicates,
-                counts.updated,
-            )
-            if self.writer is not None:
-                self.writer.submit(lambda: self.write(inserts, updates, [], rejects, tally))
-            else:
-                self.write(inserts, updates, [], rejects, tally)
-        if registrations and not self.dry_run:
-            quarantine_recheck(codes=[p.data[engine.code_field] for p in registrations])
+    def _write_pending(self) -> None:
+        """Store the rows decided so far in one transaction."""
+        inserts, updates, rejects = self.pending
+        if not (inserts or updates or rejects):
+            return
+        self.pending = ([], [], [])
+        c = self.counts
+        tally = (c.rows, c.accepted, c.rejected, c.duplicates, c.updated)
+        self.write(inserts, updates, [], rejects, tally)
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,13 +785,17 @@ def ingest_path(
     channel: str = SourceFile.Channel.CLI,
     dry_run: bool = False,
     progress_factory: Callable[[Path], Any] | None = None,
+    received_at: dt.datetime | None = None,
+    backfill: bool = False,
 ) -> list[IngestResult]:
     """Ingest a file, or every file of a drop folder named ``<department>__<dataset>.<ext>``.
 
     Registration datasets go first, so that records of the same folder find their subjects.
     ``department``/``dataset`` apply to every file (and are required for files not named
     that way). A file that cannot be attributed or is not allowed is reported as refused.
+    ``received_at`` and ``backfill`` apply to every file (see :func:`ingest_file`).
     """
+    submission_check(actor=actor, received_at=received_at, backfill=backfill)
     path = Path(path)
     if not path.exists():
         raise ValidationFailed(f"No such file or folder: {path}", code="no_such_path")
@@ -661,6 +838,8 @@ def ingest_path(
                         dry_run=dry,
                         progress=progress,
                         rollback=not path.is_dir(),
+                        received_at=received_at,
+                        backfill=backfill,
                     )
                 )
             except ApplicationError as exc:
@@ -718,8 +897,15 @@ def ingest_enqueue(
     original_name: str,
     dry_run: bool = False,
     delete_after: bool = True,
+    received_at: dt.datetime | None = None,
+    backfill: bool = False,
 ) -> Job:
-    """Hand a file (usually an upload saved by :func:`incoming_path`) to the worker."""
+    """Hand a file (usually an upload saved by :func:`incoming_path`) to the worker.
+
+    The submission is received now (or at ``received_at``), not when the worker gets to it.
+    """
+    submission_check(actor=actor, received_at=received_at, backfill=backfill)
+    received_at = received_at or timezone.now()
     ds = get_dataset(dataset)
     if not ds.allowed(department.code):
         raise PermissionDenied(
@@ -738,6 +924,8 @@ def ingest_enqueue(
             "original_name": original_name,
             "dry_run": dry_run,
             "delete_after": delete_after,
+            "received_at": received_at.isoformat(),
+            "backfill": backfill,
         },
         user=actor,
         department=department,
@@ -760,6 +948,9 @@ def _ingest_job(job: Job, progress: Any) -> dict[str, Any]:
         dry_run=bool(p.get("dry_run")),
         progress=progress,
         job=job,
+        received_at=dt.datetime.fromisoformat(p["received_at"]) if p.get("received_at") else None,
+        backfill=bool(p.get("backfill")),
+        checked=True,  # by ingest_enqueue, for the same actor
     )
     if p.get("delete_after"):
         path.unlink(missing_ok=True)
@@ -793,7 +984,7 @@ def _resolve(
         sf = group[0].source_file
         ds = get_dataset(sf.dataset)
         engine = Engine(dataset=ds, department_id=sf.department_id, subjects=SubjectCache())
-        submitted_at = adapt_datetime(timezone.now() if corrected_now else sf.created_at)
+        submitted_at = adapt_datetime(timezone.now() if corrected_now else sf.received_at)
         validators: dict[tuple[str, ...], RowValidator] = {}
         batch: list[Pending] = []
         for q in group:

@@ -59,7 +59,7 @@ def dumps(data: dict[str, Any]) -> str:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """One row on its way through the engine."""
 
@@ -169,23 +169,38 @@ class Engine:
     # -- deciding -------------------------------------------------------------------------
 
     def decide(self, batch: list[Pending]) -> None:
-        code_field = self.code_field
-        codes = []
-        for p in batch:
-            code = p.data.get(code_field)
-            if code:
-                codes.append(code)
-        if not self.dataset.is_registration:
-            self.subjects.load(codes)
-        for p in batch:
-            self._check_subject(p)
         if self.dataset.is_registration:
+            for p in batch:
+                self._check_subject(p)
             self._decide_registrations(batch)
         else:
+            self._check_subjects(batch)
             self._decide_records(batch)
         for p in batch:
             if p.reasons:
                 p.action = "reject"
+
+    def _check_subjects(self, batch: list[Pending]) -> None:
+        """:meth:`_check_subject` of a batch of records, with the subjects loaded at once."""
+        code_field, name_field = self.code_field, self.name_field
+        name_checked = self.name_checked
+        self.subjects.load([c for p in batch if (c := p.data.get(code_field))])
+        known = self.subjects.known
+        for p in batch:
+            data = p.data
+            code = data.get(code_field)
+            if not code:
+                continue
+            subject = known.get(code)
+            if subject is None:
+                p.reasons.append(reason(code_field, "unknown_subject"))
+                continue
+            p.subject_id, p.subject_kind, names = subject
+            if name_checked:
+                name = data.get(name_field)
+                # names are normalised: a name found as it is needs no normalising
+                if name and name not in names and normalize_name(name) not in names:
+                    p.reasons.append(reason(name_field, "name_mismatch"))
 
     def _check_subject(self, p: Pending) -> None:
         code = p.data.get(self.code_field)
@@ -210,19 +225,22 @@ class Engine:
                 p.reasons.append(reason(self.name_field, "name_mismatch"))
 
     def _decide_records(self, batch: list[Pending]) -> None:
-        good = [p for p in batch if not p.reasons]
         id_field = self.id_field
         seen = self.seen
+        seen_get = seen.get
         candidates: list[Pending] = []
         local: dict[str, tuple[int, Pending]] = {}  # first occurrence in this batch
         dependents: list[tuple[Pending, Pending]] = []
-        for p in good:
+        json_dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        for p in batch:
+            if p.reasons:
+                continue
             data = p.data
             p.version = data.pop("version", None) or 1
-            p.content = dumps(data)
+            content = p.content = json_dumps(data, option=sort_keys).decode()  # = dumps(data)
             rid = data[id_field]
-            h = hash(p.content)
-            prev = seen.get(rid)
+            h = hash(content)
+            prev = seen_get(rid)
             first = None
             if prev is None and rid in local:
                 prev, first = local[rid]

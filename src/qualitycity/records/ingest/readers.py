@@ -219,35 +219,34 @@ class CsvTable(Table):
             0, scan.lines - self.header_row + (0 if scan.ends_with_newline else 1)
         )
 
+    def _refusal(self, exc: csv.Error) -> FileRefused:
+        line = self._reader.line_num
+        if "unexpected end of data" in str(exc):
+            return FileRefused(
+                "truncated_file",
+                "The file ends inside a quoted value: it is incomplete or a quote is not closed.",
+                details={"line": line},
+            )
+        return FileRefused(
+            "malformed_file", f"CSV error on line {line}: {exc}", details={"line": line}
+        )
+
     def _guarded(self) -> Iterator[list[str]]:
-        reader = self._reader
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                if "unexpected end of data" in str(exc):
-                    raise FileRefused(
-                        "truncated_file",
-                        "The file ends inside a quoted value: it is incomplete or a quote is "
-                        "not closed.",
-                        details={"line": reader.line_num},
-                    ) from exc
-                raise FileRefused(
-                    "malformed_file",
-                    f"CSV error on line {reader.line_num}: {exc}",
-                    details={"line": reader.line_num},
-                ) from exc
-            yield row
+        try:
+            yield from self._reader
+        except csv.Error as exc:
+            raise self._refusal(exc) from exc
 
     def rows(self) -> Iterator[tuple[int, list[Any], dict[str, Any] | None]]:
         number = self.header_row
-        for cells in self._guarded():
-            number += 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            yield number, cells, None
+        try:  # one plain loop over the reader: this is the hot path of ingestion
+            for cells in self._reader:
+                number += 1
+                if len(cells) < 2 and (not cells or not cells[0].strip()):
+                    continue
+                yield number, cells, None
+        except csv.Error as exc:  # raised by the reader (not by whoever consumes the rows)
+            raise self._refusal(exc) from exc
 
     def close(self) -> None:
         self._file.close()

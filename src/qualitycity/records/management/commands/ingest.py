@@ -1,4 +1,5 @@
-"""``qualitycity ingest PATH [--dataset D --department X] [--dry-run] [--json]``."""
+"""``qualitycity ingest PATH [--dataset D --department X] [--received-at WHEN] [--backfill]
+[--dry-run] [--json]``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from django.core.management.base import BaseCommand, CommandError
 from qualitycity.core import context
 from qualitycity.core.errors import ApplicationError
 from qualitycity.records.models import SourceFile
-from qualitycity.records.services import IngestResult, ingest_path, results_totals
+from qualitycity.records.services import (
+    IngestResult,
+    ingest_path,
+    parse_received_at,
+    results_totals,
+)
 
 
 class _Bar:
@@ -45,6 +51,17 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path)
         parser.add_argument("--dataset", help="dataset code (see `qualitycity datasets`)")
         parser.add_argument("--department", help="submitting department code")
+        parser.add_argument(
+            "--received-at",
+            metavar="YYYY-MM-DD[THH:MM]",
+            help="when the department's submission was received (local time; default: now). "
+            "Its records count as submitted then.",
+        )
+        parser.add_argument(
+            "--backfill",
+            action="store_true",
+            help="historical data migrated into the platform: stored, but left out of timeliness",
+        )
         parser.add_argument("--dry-run", action="store_true", help="validate, store nothing")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -63,6 +80,7 @@ class Command(BaseCommand):
             return bar
 
         try:
+            received_at = parse_received_at(opts["received_at"])
             with context.acting_as(source="cli"):
                 results = ingest_path(
                     path=path,
@@ -71,6 +89,8 @@ class Command(BaseCommand):
                     channel=SourceFile.Channel.CLI,
                     dry_run=opts["dry_run"],
                     progress_factory=progress_factory,
+                    received_at=received_at,
+                    backfill=opts["backfill"],
                 )
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc

@@ -1,0 +1,131 @@
+"""A two-process pipeline: a forked child produces work items, the parent consumes them.
+
+Ingestion of a large record file is Python-bound on both sides (reading, validating and
+deciding rows; storing them), and threads do not help (the GIL). So the parent forks a child
+that reads, validates and decides, and sends ready-to-store batches through a bounded queue;
+the parent stores them. The child only reads the database, with its own connection (Django
+connections are closed before the fork, so each process opens its own; SQLite in WAL mode and
+PostgreSQL both let it read while the parent writes).
+
+Errors keep their meaning: an exception raised in the child (a
+:class:`~.errors.FileRefused` included) is re-raised in the parent, with the child's traceback
+as a note. A child that dies without a word (killed, out of memory) makes the parent raise
+:class:`ChildDied` instead of waiting for ever; if the parent fails, it stops the child, and a
+child whose parent was killed outright exits instead of waiting to send.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+
+from .errors import FileRefused
+
+# How long the parent waits for an item before checking that the child is still alive.
+POLL_SECONDS = 0.5
+# Items the child may send ahead of the parent (memory stays bounded).
+MAX_WAITING = 12
+
+
+class ChildDied(RuntimeError):
+    """The child process ended without finishing its work or reporting an error."""
+
+
+def available() -> bool:
+    """Whether this platform can fork (Linux, macOS); elsewhere callers stay in-process."""
+    return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _child_main(produce: Callable[[Callable[[Any], None]], None], q: Any, parent: int) -> None:
+    def send(item: Any) -> None:
+        while True:
+            try:
+                q.put(("item", item), timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                if os.getppid() != parent:  # the parent was killed: nobody will read
+                    os._exit(1)
+
+    try:
+        produce(send)
+    except FileRefused as exc:
+        q.put(("refused", (exc.code, exc.message, exc.details)))
+    except BaseException as exc:
+        text = traceback.format_exc()
+        try:
+            blob = pickle.dumps(exc)
+            pickle.loads(blob)  # noqa: S301 - our own bytes; checks the exception round-trips
+        except Exception:
+            blob = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        q.put(("error", (blob, text)))
+    else:
+        q.put(("done", None))
+    finally:
+        connections.close_all()
+
+
+def run_forked(
+    produce: Callable[[Callable[[Any], None]], None],
+    consume: Callable[[Any], None],
+    *,
+    max_waiting: int = MAX_WAITING,
+) -> None:
+    """Run ``produce(send)`` in a forked child and ``consume(item)`` here for each item sent.
+
+    Returns when the child has produced everything and the parent consumed it; raises what
+    the child raised, :class:`ChildDied`, or what ``consume`` raised (the child is then
+    stopped). Call outside any transaction: the child cannot see uncommitted rows.
+    """
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue(maxsize=max_waiting)
+    connections.close_all()  # each process opens its own connection
+    child = ctx.Process(
+        target=_child_main, args=(produce, q, os.getpid()), name="ingest-reader", daemon=True
+    )
+    child.start()
+    finished = False
+    try:
+        while True:
+            try:
+                kind, payload = q.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if child.is_alive():
+                    continue
+                try:  # it may have sent its last words just before exiting
+                    kind, payload = q.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    raise ChildDied(
+                        f"The ingestion reader process ended unexpectedly "
+                        f"(exit code {child.exitcode})."
+                    ) from None
+            if kind == "item":
+                consume(payload)
+            elif kind == "done":
+                finished = True
+                return
+            elif kind == "refused":
+                code, message, details = payload
+                raise FileRefused(code, message, details)
+            else:
+                blob, text = payload
+                exc = pickle.loads(blob)  # noqa: S301 - sent by our own child
+                exc.add_note(f"Raised in the ingestion reader process:\n{text}")
+                raise exc
+    finally:
+        if finished:
+            child.join(timeout=10)
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        q.close()
+        q.join_thread()
