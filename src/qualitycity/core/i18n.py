@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.functional import lazy
 
 log = logging.getLogger(__name__)
 
@@ -32,4 +33,25 @@ def ensure_compiled() -> list[Path]:
         written.append(mo)
     if written:
         log.info("compiled %d translation catalogue(s)", len(written))
+        _forget_loaded_catalogues()
     return written
+
+
+def _forget_loaded_catalogues() -> None:
+    """Drop catalogues Django loaded before ours existed, so the new ones are read."""
+    from asgiref.local import Local
+    from django.utils.translation import trans_real
+
+    trans_real._translations = {}
+    trans_real._default = None
+    trans_real._active = Local()
+
+
+def _pick(zh: str, en: str) -> str:
+    from django.utils.translation import get_language
+
+    return en if (get_language() or "").startswith("en") else zh
+
+
+bilingual = lazy(_pick, str)
+"""A label given in both languages by a code list (not a msgid): shown in the active one."""

@@ -9,6 +9,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from qualitycity.core.i18n import bilingual
 from qualitycity.core.models import ChangeLoggedModel, Role
 
 from .codelists import SUBJECT_STATUSES, SUBJECT_TYPES
@@ -23,14 +24,16 @@ class Subject(ChangeLoggedModel):
     kind = models.CharField(max_length=6, choices=Kind.choices)
     name = models.CharField(max_length=200, db_index=True)
     subject_type = models.CharField(
-        max_length=30, choices=[(k, v[0]) for k, v in SUBJECT_TYPES.items()]
+        max_length=30, choices=[(k, bilingual(*v[:2])) for k, v in SUBJECT_TYPES.items()]
     )
     district = models.CharField(max_length=6, blank=True, db_index=True)
     industry = models.CharField(max_length=2, blank=True, db_index=True)
     legal_representative = models.CharField(max_length=100, blank=True)
     registered_on = models.DateField(null=True, blank=True)
     status = models.CharField(
-        max_length=10, choices=[(k, v[0]) for k, v in SUBJECT_STATUSES.items()], default="active"
+        max_length=10,
+        choices=[(k, bilingual(*v[:2])) for k, v in SUBJECT_STATUSES.items()],
+        default="active",
     )
     registered_by = models.ForeignKey(
         "core.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
