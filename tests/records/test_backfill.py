@@ -109,7 +109,10 @@ def test_backfill_is_left_out_of_timeliness(tmp_path, market, subjects, client, 
 
     client.login(username="qo", password=PASSWORD)
     html = client.get("/records/timeliness/").content.decode()
-    assert 'id="backfill"' in html and "2 backfill records are excluded" in html
+    assert 'id="backfill"' in html and "已排除 2 条补录记录" in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    html = client.get("/records/timeliness/").content.decode()
+    assert "2 backfill records are excluded" in html
     dashboard = client.get("/staff/").content.decode()
     assert "Backfill (2 records" in dashboard
 
