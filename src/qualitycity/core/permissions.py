@@ -15,7 +15,6 @@ from .models import ApiClient, Role
 # Every scope the platform knows; `apiclient create` refuses others.
 SCOPES: dict[str, str] = {
     "subjects.read": "read the subject registry and credit files",
-    "subjects.write": "register or change subjects",
     "records.read": "read credit records and submissions",
     "records.ingest": "submit credit records",
     "jobs.read": "follow the progress of jobs",
