@@ -122,3 +122,24 @@ def test_translations_are_compiled_not_committed():
     assert not list(source.glob("*/LC_MESSAGES/*.mo")), "compiled catalogues are never in the tree"
     compiled = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES" / "django.mo"
     assert compiled.exists()
+
+
+def test_catalogue_recompiled_when_the_po_changes_even_if_the_mo_looks_newer(settings, tmp_path):
+    import os
+
+    from qualitycity.core.i18n import ensure_compiled
+
+    source = tmp_path / "src"
+    po = source / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    po.parent.mkdir(parents=True)
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    po.write_text(header + 'msgid "Yes"\nmsgstr "是"\n', encoding="utf-8")
+    settings.LOCALE_SOURCE = source
+    settings.LOCALE_PATHS = [tmp_path / "out"]
+    assert len(ensure_compiled()) == 1
+    assert ensure_compiled() == []  # unchanged: nothing to do
+    mo = tmp_path / "out" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
+    po.write_text(header + 'msgid "Yes"\nmsgstr "对"\n', encoding="utf-8")
+    os.utime(po, (1, 1))  # the changed .po looks older than the .mo
+    assert ensure_compiled() == [mo]
+    assert "对".encode() in mo.read_bytes()

@@ -208,3 +208,26 @@ def test_data_officer_sees_only_own_department_records(enterprise, make_user):
     assert ids == {"TAX-B"}
     # other departments' provenance never leaks through the file
     assert make_source_file  # factories stay importable
+
+
+def test_enterprise_user_sees_all_of_its_own_file_and_public_records_of_others(
+    enterprise, make_user
+):
+    from qualitycity.subjects.models import EnterpriseBinding
+
+    own = make_subject(name="青岛自家贸易有限公司")
+    make_record(
+        subject=own, dataset="tax_rating", department="tax", is_public=False, record_id="OWN-TAX"
+    )
+    user = make_user("ent", Role.ENTERPRISE)
+    EnterpriseBinding.objects.create(user=user, subject=own)
+
+    mine = selectors.credit_file(subject=own, actor=user)
+    assert {r.source_record_id for g in mine.groups for r in g.records} == {"OWN-TAX"}
+    other = selectors.credit_file(subject=enterprise, actor=user)
+    assert {r.source_record_id for g in other.groups for r in g.records} == {
+        "LIC-1",
+        "PEN-OLD",
+        "PEN-NEW",
+        "HON-1",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -12,7 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def ensure_compiled() -> list[Path]:
-    """Compile every .po newer than its .mo; return the files written."""
+    """Compile every .po whose content differs from what its .mo was built from.
+
+    The .po's SHA-256 is kept beside the .mo: file times are not enough (a checkout or a copy
+    can leave an old .mo newer than a changed .po).
+    """
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
@@ -21,7 +26,9 @@ def ensure_compiled() -> list[Path]:
     written = []
     for po in sorted(source.glob("*/LC_MESSAGES/*.po")):
         mo = target / po.relative_to(source).with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        stamp = mo.with_suffix(".mo.sha256")
+        digest = hashlib.sha256(po.read_bytes()).hexdigest()
+        if mo.exists() and stamp.exists() and stamp.read_text() == digest:
             continue
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as f:
@@ -30,6 +37,7 @@ def ensure_compiled() -> list[Path]:
         with tmp.open("wb") as f:
             write_mo(f, catalog, use_fuzzy=False)
         tmp.replace(mo)
+        stamp.write_text(digest)
         written.append(mo)
     if written:
         log.info("compiled %d translation catalogue(s)", len(written))

@@ -114,14 +114,21 @@ def public_search(*, q: str, page: int = 1) -> PublicResults:
     )
 
 
-def public_credit_file(*, ref: str) -> CreditFile:
-    """The public view of a credit file: public records only, personal data masked."""
+def public_credit_file(*, ref: str, per_category: int | None = None) -> CreditFile:
+    """The public view of a credit file: public records only, personal data masked.
+
+    ``per_category`` lists only the newest records of each category (see ``credit_file``).
+    """
     subject = subject_for_ref(ref=ref)
-    file = credit_file(subject=subject, actor=AnonymousUser(), purpose="public_lookup")
+    file = credit_file(
+        subject=subject, actor=AnonymousUser(), purpose="public_lookup", per_category=per_category
+    )
     # Defence in depth: the public view is built for an anonymous actor, so it must be masked
     # and hold public records only, whatever the records app decides later.
     for group in file.groups:
-        group.records = [r for r in group.records if r.is_public]
+        shown = [r for r in group.records if r.is_public]
+        group.total -= len(group.records) - len(shown)
+        group.records = shown
     file.groups = [g for g in file.groups if g.records]
     assert file.masked and not file.staff
     return file
@@ -137,5 +144,5 @@ def public_context(file: CreditFile) -> dict[str, Any]:
         "registry": file.registry,
         "former_names": file.former_names,
         "groups": file.groups,
-        "record_count": sum(len(g.records) for g in file.groups),
+        "record_count": sum(g.total for g in file.groups),
     }

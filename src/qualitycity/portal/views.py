@@ -17,6 +17,9 @@ from . import selectors
 from .forms import LookupForm
 from .ratelimit import rate_limited
 
+# A credit file lists the newest records of each category; "show all" lists every one.
+PER_CATEGORY = 100
+
 # The failed identifier check, explained to the public (codes from subjects.identifiers).
 CHECK_MESSAGES = {
     "empty": _("The code is empty."),
@@ -61,7 +64,9 @@ def search(request: HttpRequest) -> HttpResponse:
 @rate_limited
 def credit_file(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        file = selectors.public_credit_file(ref=code)
+        file = selectors.public_credit_file(
+            ref=code, per_category=None if request.GET.get("all") == "1" else PER_CATEGORY
+        )
     except ValidationFailed as exc:
         return render(
             request,

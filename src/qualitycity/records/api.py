@@ -13,7 +13,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -27,9 +26,6 @@ from .catalogue import get_dataset
 from .models import SourceFile
 
 router = Router(tags=["ingestion"])
-
-# Files up to this size are ingested within the request; larger ones run as a job.
-SYNC_MAX_BYTES = 2 * 1024 * 1024
 
 
 class ErrorOut(Schema):
@@ -235,51 +231,22 @@ def ingest(
     when = services.parse_received_at(received_at)
     services.submission_check(actor=actor, received_at=when, backfill=backfill)
     dept = _submitting_department(actor, department)
-    if not ds.allowed(dept.code):
-        raise PermissionDenied(
-            f"Department {dept.code} may not submit dataset {ds.code}.",
-            code="department_not_allowed",
-            details={"dataset": ds.code, "allowed": list(ds.departments)},
-        )
-    name = file.name or f"{ds.code}.csv"
-    path = services.incoming_path(name)
-    with path.open("wb") as out:
-        for chunk in file.chunks():
-            out.write(chunk)
-    limit = getattr(settings, "QUALITYCITY_INGEST_SYNC_MAX_BYTES", SYNC_MAX_BYTES)
-    channel = SourceFile.Channel.API
-    if path.stat().st_size <= limit:
-        try:
-            result = services.ingest_file(
-                path=path,
-                department=dept,
-                dataset=ds.code,
-                actor=actor,
-                channel=channel,
-                original_name=name,
-                dry_run=dry_run,
-                received_at=when,
-                backfill=backfill,
-            )
-        finally:
-            path.unlink(missing_ok=True)
-        return Status(200, result.as_dict())
-    try:
-        job = services.ingest_enqueue(
-            path=path,
-            department=dept,
-            dataset=ds.code,
-            actor=actor,
-            channel=channel,
-            original_name=name,
-            dry_run=dry_run,
-            received_at=when,
-            backfill=backfill,
-        )
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
-    return Status(202, _job_out(job))
+    # The service refuses a dataset the department may not submit (403) before keeping anything.
+    outcome = services.ingest_upload(
+        upload=file,
+        department=dept,
+        dataset=ds.code,
+        actor=actor,
+        channel=SourceFile.Channel.API,
+        original_name=file.name or f"{ds.code}.csv",
+        dry_run=dry_run,
+        received_at=when,
+        backfill=backfill,
+        allow_sync=True,
+    )
+    if isinstance(outcome, Job):
+        return Status(202, _job_out(outcome))
+    return Status(200, outcome.as_dict())
 
 
 @router.get(

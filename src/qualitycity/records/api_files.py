@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from qualitycity.core.api import public_auth
+from qualitycity.core.errors import ValidationFailed
 from qualitycity.core.permissions import is_staff_actor, require_scope
 
 from . import selectors
@@ -29,6 +30,7 @@ class ErrorOut(Schema):
 class CategoryOut(Schema):
     category: str
     label: str
+    total: int = Field(description="records of the category; more than listed when capped")
     records: list[dict[str, Any]]
 
 
@@ -53,12 +55,21 @@ class CreditFileOut(Schema):
         "file of each record; unmasked personal data is audited. A code that fails a check "
         "answers 400 with the check as `code` (`bad_length`, `bad_characters`, `bad_authority`, "
         "`bad_division`, `bad_org_check`, `bad_check`, `bad_birth_date`, …); a valid code that "
-        "is not registered answers 404 `subject_not_registered`."
+        "is not registered answers 404 `subject_not_registered`. `per_category` lists only "
+        "the newest records of each category (its `total` still counts them all)."
     ),
 )
-def credit_file_get(request: HttpRequest, code: str):
+def credit_file_get(request: HttpRequest, code: str, per_category: int | None = None):
     actor = request.auth
     if is_staff_actor(actor):
         require_scope(actor, "subjects.read")
     subject = selectors.subject_for_code(code=code)
-    return selectors.credit_file(subject=subject, actor=actor, purpose="api:credit_file").as_dict()
+    if per_category is not None and per_category < 1:
+        raise ValidationFailed(
+            "per_category must be 1 or more.",
+            code="invalid_per_category",
+            details={"field": "per_category"},
+        )
+    return selectors.credit_file(
+        subject=subject, actor=actor, purpose="api:credit_file", per_category=per_category
+    ).as_dict()

@@ -152,8 +152,12 @@ class Record(models.Model):
             if user.role in (Role.INSPECTOR,):
                 return qs  # inspectors read every department's records
             if user.role == Role.ENTERPRISE:
+                # Everything about its own subject; about others, what the public sees.
                 binding = getattr(user, "enterprise_binding", None)
-                return qs.filter(subject_id=binding.subject_id) if binding else qs.none()
+                public = models.Q(is_public=True)
+                return qs.filter(
+                    public | models.Q(subject_id=binding.subject_id) if binding else public
+                )
         if action == "view" and (user is None or not getattr(user, "is_authenticated", False)):
             return qs.filter(is_public=True)
         return _department_rule(qs, user)

@@ -51,21 +51,22 @@ DOUBLE_PUBLICITY_DAYS = 7
 PERSON_FIELD_TYPES = frozenset({"person_name", "resident_id"})
 
 
+@functools.cache
 def _catalogue_datasets() -> list[dict[str, Any]]:
     """The dataset catalogue as plain dicts (``code``, names, ``category``, ``fields`` …)."""
-    return _catalogue_dicts()
-
-
-@functools.cache
-def _catalogue_dicts() -> list[dict[str, Any]]:
     from . import catalogue
 
     return [d.as_dict() for d in catalogue.datasets()]
 
 
-def datasets() -> dict[str, dict[str, Any]]:
-    """Dataset code → catalogue entry."""
+@functools.cache
+def _datasets_by_code() -> dict[str, dict[str, Any]]:
     return {d["code"]: d for d in _catalogue_datasets()}
+
+
+def datasets() -> dict[str, dict[str, Any]]:
+    """Dataset code → catalogue entry (shared: read it, do not change it)."""
+    return _datasets_by_code()
 
 
 def dataset_name(code: str) -> str:
@@ -165,7 +166,13 @@ class CreditRecord:
 class CategoryGroup:
     code: str
     label: str
-    records: list[CreditRecord]
+    records: list[CreditRecord]  # the newest ``per_category`` when the file is capped
+    total: int = 0  # records in the category, shown or not
+
+    @property
+    def more(self) -> int:
+        """How many records of the category are not shown (the file was capped)."""
+        return max(0, self.total - len(self.records))
 
 
 @dataclass
@@ -200,6 +207,7 @@ class CreditFile:
                 {
                     "category": g.code,
                     "label": str(g.label),
+                    "total": g.total,
                     "records": [_record_dict(r, staff=self.staff) for r in g.records],
                 }
                 for g in self.groups
@@ -326,7 +334,13 @@ def subject_for_code(*, code: str) -> Subject:
     return subject_get(code=code)
 
 
-def credit_file(*, subject: Subject, actor: Any, purpose: str = "credit_file") -> CreditFile:
+def credit_file(
+    *,
+    subject: Subject,
+    actor: Any,
+    purpose: str = "credit_file",
+    per_category: int | None = None,
+) -> CreditFile:
     """A subject's credit file as the actor may see it.
 
     Registry data and every record the actor may see (``Record.restrict(actor, "view")``; the
@@ -334,6 +348,9 @@ def credit_file(*, subject: Subject, actor: Any, purpose: str = "credit_file") -
     with the submitting department and, for staff, the file each record came from. For the
     public, natural persons' names and ID numbers are masked; a staff view of a natural
     person's file is recorded in ``PersonalDataAccess``.
+
+    ``per_category`` caps the records listed per category to the newest ones (a subject may
+    have thousands); each group's ``total``, ``record_count`` and ``counts`` count them all.
     """
     staff = is_staff_view(actor)
     masked = not staff
@@ -346,8 +363,13 @@ def credit_file(*, subject: Subject, actor: Any, purpose: str = "credit_file") -
         .order_by("-decision_date", "-id")
     )
     groups: dict[str, list[CreditRecord]] = defaultdict(list)
+    totals: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
-    for rec in qs:
+    for rec in qs.iterator(chunk_size=500):
+        totals[rec.category] += 1
+        counts[rec.polarity] += 1
+        if per_category is not None and len(groups[rec.category]) >= per_category:
+            continue
         entry = catalogue.get(rec.dataset)
         item = CreditRecord(
             id=rec.pk,
@@ -370,7 +392,6 @@ def credit_file(*, subject: Subject, actor: Any, purpose: str = "credit_file") -
             item.source_file_date = rec.source_file.created_at
             item.row_number = rec.row_number
         groups[rec.category].append(item)
-        counts[rec.polarity] += 1
     order = list(CATEGORY_LABELS)
     ordered = sorted(groups, key=lambda c: (order.index(c) if c in order else len(order), c))
     if staff and is_person:
@@ -388,26 +409,30 @@ def credit_file(*, subject: Subject, actor: Any, purpose: str = "credit_file") -
         registry=_registry_fields(subject, masked=masked),
         former_names=former,
         groups=[
-            CategoryGroup(code=c, label=CATEGORY_LABELS.get(c, c), records=groups[c])
+            CategoryGroup(
+                code=c, label=CATEGORY_LABELS.get(c, c), records=groups[c], total=totals[c]
+            )
             for c in ordered
         ],
-        record_count=sum(len(v) for v in groups.values()),
+        record_count=sum(totals.values()),
         counts=dict(counts),
     )
 
 
-def subject_changes(*, subject: Subject, actor: Any) -> models.QuerySet | None:
-    """The subject's change log for actors allowed to see it (city-wide roles), else None."""
+def _changes_or_none(*, obj: models.Model, actor: Any) -> models.QuerySet | None:
+    """The object's change log when the actor may see it, else None (the page leaves it out)."""
     from qualitycity.core.errors import PermissionDenied
+    from qualitycity.core.ui_selectors import object_changes
 
     try:
-        from qualitycity.core.ui_selectors import object_changes
-    except ImportError:  # pragma: no cover - core UI not installed
-        return None
-    try:
-        return object_changes(user=actor, obj=subject)
+        return object_changes(user=actor, obj=obj)
     except PermissionDenied:
         return None
+
+
+def subject_changes(*, subject: Subject, actor: Any) -> models.QuerySet | None:
+    """The subject's change log for actors allowed to see it (city-wide roles), else None."""
+    return _changes_or_none(obj=subject, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,16 +473,8 @@ def source_file_reasons(source_file: SourceFile) -> list[tuple[str, int]]:
 
 
 def source_file_changes(*, source_file: SourceFile, actor: Any) -> models.QuerySet | None:
-    from qualitycity.core.errors import PermissionDenied
-
-    try:
-        from qualitycity.core.ui_selectors import object_changes
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        return object_changes(user=actor, obj=source_file)
-    except PermissionDenied:
-        return None
+    """The submission's change log for city-wide roles and its department's officers."""
+    return _changes_or_none(obj=source_file, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------

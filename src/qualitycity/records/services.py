@@ -933,6 +933,60 @@ def ingest_enqueue(
     return job_enqueue(job)
 
 
+# Uploads up to this size may be ingested within the request (the API); larger ones run as a
+# job. The setting QUALITYCITY_INGEST_SYNC_MAX_BYTES overrides it.
+SYNC_MAX_BYTES = 2 * 1024 * 1024
+
+
+def ingest_upload(
+    *,
+    upload: Any,
+    department: Department,
+    dataset: str,
+    actor: Any = None,
+    channel: str,
+    original_name: str | None = None,
+    dry_run: bool = False,
+    received_at: dt.datetime | None = None,
+    backfill: bool = False,
+    allow_sync: bool = False,
+) -> IngestResult | Job:
+    """Save an uploaded file (anything with ``name`` and ``chunks()``) and ingest it.
+
+    With ``allow_sync`` a file up to ``SYNC_MAX_BYTES`` is ingested at once and the
+    :class:`IngestResult` returned; otherwise the file goes to the worker and the queued
+    :class:`~qualitycity.core.models.Job` is returned (the job removes the saved file when done).
+    The saved file is removed at once after a synchronous ingestion or when queuing fails.
+    """
+    name = original_name or upload.name or f"{dataset}.csv"
+    path = incoming_path(name)
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    options: dict[str, Any] = {
+        "path": path,
+        "department": department,
+        "dataset": dataset,
+        "actor": actor,
+        "channel": channel,
+        "original_name": name,
+        "dry_run": dry_run,
+        "received_at": received_at,
+        "backfill": backfill,
+    }
+    limit = getattr(settings, "QUALITYCITY_INGEST_SYNC_MAX_BYTES", SYNC_MAX_BYTES)
+    if allow_sync and path.stat().st_size <= limit:
+        try:
+            return ingest_file(**options)
+        finally:
+            path.unlink(missing_ok=True)
+    try:
+        return ingest_enqueue(**options)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
 @job_kind("ingest")
 def _ingest_job(job: Job, progress: Any) -> dict[str, Any]:
     p = job.params

@@ -36,6 +36,8 @@ from . import selectors
 from .models import QuarantinedRow, SourceFile
 
 PAGE_SIZE = 50
+# A credit file lists the newest records of each category; "show all" lists every one.
+CREDIT_FILE_PER_CATEGORY = 100
 
 
 def _query(request: HttpRequest) -> str:
@@ -79,7 +81,13 @@ def credit_file(request: HttpRequest, code: str) -> HttpResponse:
             {"code": code, "error": exc},
             status=status,
         )
-    cf = selectors.credit_file(subject=subject, actor=request.user, purpose="web:credit_file")
+    show_all = request.GET.get("all") == "1"
+    cf = selectors.credit_file(
+        subject=subject,
+        actor=request.user,
+        purpose="web:credit_file",
+        per_category=None if show_all else CREDIT_FILE_PER_CATEGORY,
+    )
     changes = selectors.subject_changes(subject=subject, actor=request.user)
     return render(
         request,
@@ -227,17 +235,6 @@ class UploadForm(forms.Form):
         return data
 
 
-def _store_upload(upload: Any) -> Path:
-    """Save an uploaded file where the ingestion job will read it."""
-    from . import services
-
-    path = services.incoming_path(upload.name)
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return path
-
-
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
     _require_ingest(request.user)
@@ -245,47 +242,25 @@ def upload(request: HttpRequest) -> HttpResponse:
         form = UploadForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             data = form.cleaned_data
-            department = Department.objects.get(code=data["department"])
-            path = _store_upload(data["file"])
+            from . import services
+
             try:
-                job = _start_ingest_job(
-                    request=request,
-                    path=path,
-                    department=department,
+                job = services.ingest_upload(
+                    upload=data["file"],
+                    department=Department.objects.get(code=data["department"]),
                     dataset=data["dataset"],
+                    actor=request.user,
+                    channel=SourceFile.Channel.WEB,
                     original_name=data["file"].name,
                     dry_run=data["dry_run"],
                 )
             except ApplicationError as exc:
-                path.unlink(missing_ok=True)
                 form.add_error(None, exc.message)
             else:
                 return redirect("records:job", job_id=job.pk)
     else:
         form = UploadForm(user=request.user, initial={"dataset": request.GET.get("dataset")})
     return render(request, "records/upload.html", {"form": form})
-
-
-def _start_ingest_job(
-    *,
-    request: HttpRequest,
-    path: Path,
-    department: Department,
-    dataset: str,
-    original_name: str,
-    dry_run: bool,
-) -> Job:
-    from . import services
-
-    return services.ingest_enqueue(
-        path=path,
-        department=department,
-        dataset=dataset,
-        actor=request.user,
-        channel=SourceFile.Channel.WEB,
-        original_name=original_name,
-        dry_run=dry_run,
-    )
 
 
 def _job_for(request: HttpRequest, job_id: Any) -> Job:

@@ -11,6 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from gunicorn.glogging import Logger
+
+from qualitycity.core.logging import install_access_log_filter
 
 
 class Command(BaseCommand):
@@ -54,6 +57,7 @@ class Command(BaseCommand):
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("timeout", 120)
                 self.cfg.set("accesslog", "-")
+                self.cfg.set("logger_class", RedactingLogger)
                 self.cfg.set("proc_name", "qualitycity")
 
             def load(self):
@@ -63,6 +67,14 @@ class Command(BaseCommand):
             f"Serving on http://{host}:{port}/ ({settings.DATABASES['default']['ENGINE']})"
         )
         Server().run()
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger with resident ID numbers redacted from access and error lines."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        install_access_log_filter(self)
 
 
 def _stop(proc: subprocess.Popen) -> None:
