@@ -203,4 +203,4 @@ class Command(BaseCommand):
         if no_serve:
             self.stdout.write(f"Built. Serve it with: qualitycity demo   (then open {url})")
         else:
-            self.stdout.write(f"Serving on {url}  (Ctrl-C to stop)")
+            self.stdout.write("Open the address below and log in with one of these; Ctrl-C stops.")
