@@ -658,3 +658,37 @@ def test_ingest_job_runs_with_progress(tmp_path, market, subjects, make_user):
     sf = SourceFile.objects.get()
     assert (sf.job_id, sf.submitted_by, sf.channel) == (job.pk, officer, "web")
     assert not upload.exists()
+
+
+def test_lookup_chunk_takes_what_the_database_allows():
+    from django.db import connection
+
+    from qualitycity.records.ingest import engine
+
+    n = engine.lookup_chunk()
+    assert 1 <= n <= engine.LOOKUP_MAX
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        assert n == min(engine.LOOKUP_MAX, limit - 2)
+
+
+def test_lookups_split_in_chunks_decide_the_same(tmp_path, market, subjects, monkeypatch):
+    """One value per look-up query: subjects, former names, stored ids still all found."""
+    from qualitycity.records.ingest import engine
+
+    monkeypatch.setattr(engine, "LOOKUP_MAX", 1)
+    assert engine.lookup_chunk() == 1
+    rows = [*good_rows(), penalty(2, "青岛乙商贸有限公司", decision_no="F1")]  # a former name
+    first = ingest(write_csv(tmp_path / "a.csv", rows), market)
+    assert (first.accepted, first.rejected) == (4, 0)
+
+    again = good_rows()
+    again[1] = penalty(2, NAMES[2], facts="更正", version="2")  # update
+    again.append(penalty(1, NAMES[1], decision_no="N1"))  # new, in a batch with stored ids
+    again.append(penalty(1, "别的公司", decision_no="N2"))  # name mismatch
+    fields = [*PENALTY_FIELDS, "version"]
+    second = ingest(write_csv(tmp_path / "b.csv", again, fields=fields), market)
+    assert (second.accepted, second.updated, second.duplicates, second.rejected) == (1, 1, 2, 1)
+    assert second.reasons == {"name_mismatch": 1}

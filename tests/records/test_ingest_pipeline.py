@@ -258,3 +258,21 @@ def test_a_reader_whose_parent_is_killed_exits(tmp_path):
         time.sleep(0.1)
     os.kill(reader, signal.SIGKILL)
     pytest.fail("the reader kept running after its parent was killed")
+
+
+def test_manual_collection_while_items_flow_is_restored():
+    import gc
+
+    assert gc.isenabled()
+    with pipeline._ManualGC() as collector:
+        assert not gc.isenabled()
+        for _ in range(pipeline.FULL_COLLECT_EVERY + 1):
+            collector.tick()
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that had disabled it keeps it disabled
+        with pipeline._ManualGC():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

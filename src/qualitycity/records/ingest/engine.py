@@ -21,6 +21,7 @@ cursor (which adapts the parameter style), never the ORM per row.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from ..models import QuarantinedRow, Record, RecordRevision, SourceFile
 from .validation import SUBJECT_REASONS, normalize_name, reason
 
 BATCH_SIZE = 5000
-LOOKUP_CHUNK = 900  # parameters per IN (...) query
+LOOKUP_CHUNK = 900  # parameters per IN (...) query: within every database's limit
+LOOKUP_MAX = 5000  # the most the engine's look-ups take at once (a batch's worth)
 SUBJECT_CACHE_LIMIT = 200_000
 
 _REC = Record._meta.db_table
@@ -48,6 +50,22 @@ _QUA = QuarantinedRow._meta.db_table
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def lookup_chunk() -> int:
+    """Values per ``IN (...)`` look-up on this connection: as many as it takes (≤ LOOKUP_MAX).
+
+    Fewer, larger look-ups are much cheaper per row. SQLite's limit is a compile-time
+    setting (32,766 since 3.32; Django assumes 999), so it is asked; two parameters are kept
+    for the other conditions of a query.
+    """
+    limit = connection.features.max_query_params
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    if limit is None:
+        return LOOKUP_MAX
+    return max(1, min(LOOKUP_MAX, limit - 2))
 
 
 def _placeholders(n: int) -> str:
@@ -108,32 +126,30 @@ class SubjectCache:
         self.known: dict[str, tuple[int, str, frozenset[str]]] = {}
 
     def load(self, codes: Iterable[str]) -> None:
-        missing = [c for c in set(codes) if c not in self.known]
+        known = self.known
+        missing = list({c for c in codes if c not in known})
         if not missing:
             return
-        if len(self.known) > SUBJECT_CACHE_LIMIT:
-            self.known.clear()
-        found: dict[int, tuple[str, str, list[str]]] = {}
+        if len(known) > SUBJECT_CACHE_LIMIT:
+            known.clear()
+        found: dict[str, tuple[int, str, set[str]]] = {}
         with connection.cursor() as cur:
-            for chunk in _chunks(missing, LOOKUP_CHUNK):
+            # one query for the subjects and their former names (most have none)
+            for chunk in _chunks(missing, lookup_chunk()):
                 cur.execute(
-                    f"SELECT id, code, kind, name FROM subjects_subject "  # noqa: S608
-                    f"WHERE code IN ({_placeholders(len(chunk))})",
+                    "SELECT s.id, s.code, s.kind, s.name, f.name FROM subjects_subject s "  # noqa: S608
+                    "LEFT JOIN subjects_formername f ON f.subject_id = s.id "
+                    f"WHERE s.code IN ({_placeholders(len(chunk))})",
                     list(chunk),
                 )
-                for sid, code, kind, name in cur.fetchall():
-                    found[sid] = (code, kind, [name])
-            ids_ = list(found)
-            for chunk in _chunks(ids_, LOOKUP_CHUNK):
-                cur.execute(
-                    f"SELECT subject_id, name FROM subjects_formername "  # noqa: S608
-                    f"WHERE subject_id IN ({_placeholders(len(chunk))})",
-                    list(chunk),
-                )
-                for sid, name in cur.fetchall():
-                    found[sid][2].append(name)
-        for sid, (code, kind, names) in found.items():
-            self.known[code] = (sid, kind, frozenset(normalize_name(n) for n in names))
+                for sid, code, kind, name, former in cur.fetchall():
+                    got = found.get(code)
+                    if got is None:
+                        got = found[code] = (sid, kind, {normalize_name(name)})
+                    if former is not None:
+                        got[2].add(normalize_name(former))
+        for code, (sid, kind, names) in found.items():
+            known[code] = (sid, kind, frozenset(names))
 
     def get(self, code: str) -> tuple[int, str, frozenset[str]] | None:
         return self.known.get(code)
@@ -174,33 +190,10 @@ class Engine:
                 self._check_subject(p)
             self._decide_registrations(batch)
         else:
-            self._check_subjects(batch)
             self._decide_records(batch)
         for p in batch:
             if p.reasons:
                 p.action = "reject"
-
-    def _check_subjects(self, batch: list[Pending]) -> None:
-        """:meth:`_check_subject` of a batch of records, with the subjects loaded at once."""
-        code_field, name_field = self.code_field, self.name_field
-        name_checked = self.name_checked
-        self.subjects.load([c for p in batch if (c := p.data.get(code_field))])
-        known = self.subjects.known
-        for p in batch:
-            data = p.data
-            code = data.get(code_field)
-            if not code:
-                continue
-            subject = known.get(code)
-            if subject is None:
-                p.reasons.append(reason(code_field, "unknown_subject"))
-                continue
-            p.subject_id, p.subject_kind, names = subject
-            if name_checked:
-                name = data.get(name_field)
-                # names are normalised: a name found as it is needs no normalising
-                if name and name not in names and normalize_name(name) not in names:
-                    p.reasons.append(reason(name_field, "name_mismatch"))
 
     def _check_subject(self, p: Pending) -> None:
         code = p.data.get(self.code_field)
@@ -225,17 +218,40 @@ class Engine:
                 p.reasons.append(reason(self.name_field, "name_mismatch"))
 
     def _decide_records(self, batch: list[Pending]) -> None:
+        """Check each row's subject (:meth:`_check_subject`, the subjects loaded at once), then
+        its record id against the earlier rows of the file and the stored records.
+
+        One pass over the batch for both: a row's decision depends only on the rows before it.
+        """
+        code_field, name_field = self.code_field, self.name_field
+        name_checked = self.name_checked
+        self.subjects.load([c for p in batch if (c := p.data.get(code_field))])
+        known = self.subjects.known
         id_field = self.id_field
         seen = self.seen
         seen_get = seen.get
         candidates: list[Pending] = []
+        candidate_ids: list[str] = []
+        candidate_hashes: list[int] = []
         local: dict[str, tuple[int, Pending]] = {}  # first occurrence in this batch
         dependents: list[tuple[Pending, Pending]] = []
         json_dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
         for p in batch:
+            data = p.data
+            code = data.get(code_field)
+            if code:
+                subject = known.get(code)
+                if subject is None:
+                    p.reasons.append(reason(code_field, "unknown_subject"))
+                else:
+                    p.subject_id, p.subject_kind, names = subject
+                    if name_checked:
+                        name = data.get(name_field)
+                        # names are normalised: a name found as it is needs no normalising
+                        if name and name not in names and normalize_name(name) not in names:
+                            p.reasons.append(reason(name_field, "name_mismatch"))
             if p.reasons:
                 continue
-            data = p.data
             p.version = data.pop("version", None) or 1
             content = p.content = json_dumps(data, option=sort_keys).decode()  # = dumps(data)
             rid = data[id_field]
@@ -254,7 +270,14 @@ class Engine:
                 continue
             local[rid] = (h, p)
             candidates.append(p)
-        existing = self._load_existing([p.data[id_field] for p in candidates])
+            candidate_ids.append(rid)
+            candidate_hashes.append(h)
+        existing = self._load_existing(candidate_ids)
+        if not existing:  # the usual case: all new (and their ids distinct: see ``local``)
+            for p in candidates:
+                p.action = "insert"
+            seen.update(zip(candidate_ids, candidate_hashes, strict=True))
+            candidates = []
         for p in candidates:
             rid = p.data[id_field]
             ex = existing.get(rid)
@@ -314,7 +337,7 @@ class Engine:
         if not rids:
             return out
         with connection.cursor() as cur:
-            for chunk in _chunks(rids, LOOKUP_CHUNK):
+            for chunk in _chunks(rids, lookup_chunk()):
                 cur.execute(
                     f"SELECT source_record_id, id, subject_id, version, data FROM {_REC} "  # noqa: S608
                     f"WHERE department_id = %s AND dataset = %s "
