@@ -50,6 +50,14 @@ def _not_found(exc: ApplicationError) -> Http404:
     return Http404(exc.message)
 
 
+def _get_or_404(selector: Any, **kwargs: Any) -> Any:
+    """Call a ``*_get`` selector; what the user may not see is a 404, as if it did not exist."""
+    try:
+        return selector(**kwargs)
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+
+
 def _require_ingest(user: Any) -> None:
     if not has_scope(user, "records.ingest"):
         raise DjangoPermissionDenied(_("You may not submit or correct credit records."))
@@ -148,10 +156,7 @@ def submissions(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def submission(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        sf = selectors.source_file_get(actor=request.user, pk=pk)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    sf = _get_or_404(selectors.source_file_get, actor=request.user, pk=pk)
     rows = selectors.quarantine_list(actor=request.user, status=None, source_file=sf)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     changes = selectors.source_file_changes(source_file=sf, actor=request.user)
@@ -173,10 +178,7 @@ def submission(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def error_report(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The per-row error report of a submission (CSV, UTF-8 with BOM)."""
-    try:
-        sf = selectors.source_file_get(actor=request.user, pk=pk)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    sf = _get_or_404(selectors.source_file_get, actor=request.user, pk=pk)
     from . import services
 
     response = StreamingHttpResponse(
@@ -346,10 +348,7 @@ def quarantine(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def quarantine_row(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        row = selectors.quarantine_row_get(actor=request.user, pk=pk)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    row = _get_or_404(selectors.quarantine_row_get, actor=request.user, pk=pk)
     cells = selectors.quarantine_row_fields(row)
     general = []
     if cells and "general" in cells[0]:
@@ -407,10 +406,7 @@ def _next_url(request: HttpRequest, row: QuarantinedRow) -> str:
 @require_POST
 def quarantine_discard(request: HttpRequest, pk: int) -> HttpResponse:
     _require_ingest(request.user)
-    try:
-        row = selectors.quarantine_row_get(actor=request.user, pk=pk)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    row = _get_or_404(selectors.quarantine_row_get, actor=request.user, pk=pk)
     from . import services
 
     try:
