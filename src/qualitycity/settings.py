@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "qualitycity.core",
     "qualitycity.subjects",
     "qualitycity.records",
+    "qualitycity.credit",
     "qualitycity.portal",
     "qualitycity.demo",
 ]

@@ -18,13 +18,17 @@ SCOPES: dict[str, str] = {
     "records.read": "read credit records and submissions",
     "records.ingest": "submit credit records",
     "jobs.read": "follow the progress of jobs",
+    "credit.read": "read credit-risk classes and their explanations (supervision only)",
+    "credit.evaluate": "start credit evaluation runs",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.PLATFORM_ADMIN: frozenset(SCOPES),
     Role.QUALITY_OFFICE: frozenset(SCOPES),
-    Role.DATA_OFFICER: frozenset({"subjects.read", "records.read", "records.ingest", "jobs.read"}),
-    Role.INSPECTOR: frozenset({"subjects.read", "records.read", "jobs.read"}),
+    Role.DATA_OFFICER: frozenset(
+        {"subjects.read", "records.read", "records.ingest", "jobs.read", "credit.read"}
+    ),
+    Role.INSPECTOR: frozenset({"subjects.read", "records.read", "jobs.read", "credit.read"}),
     Role.ENTERPRISE: frozenset({"subjects.read", "records.read", "jobs.read"}),
 }
 

@@ -1,0 +1,321 @@
+"""Where the compiled expression runs, and how each engine gets its two input tables.
+
+``duckdb`` (default)
+    The operational records are exported to Arrow (ADBC: one columnar read from SQLite or
+    PostgreSQL) and registered in an in-process DuckDB.
+``sqlite``
+    ibis' SQLite backend on the operational SQLite database itself: the input tables are
+    temporary views, nothing is exported. For small installations; refused on PostgreSQL.
+``spark``
+    The Arrow export is written as Parquet and read by a Spark session (``local[2]`` unless
+    ``QUALITYCITY_SPARK_MASTER`` names a cluster). Needs the ``[spark]`` extra and Java 17.
+
+Every engine answers with an Arrow table; the expression is the same object for all three.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from django.conf import settings
+from django.db import connection
+
+from qualitycity.core.errors import ApplicationError
+
+from . import compiler
+from .scorecard import Scorecard
+
+ENGINES = ("duckdb", "sqlite", "spark")
+
+
+class EngineUnavailable(ApplicationError):
+    status = 409
+    code = "engine_unavailable"
+
+
+# --- the SQL that reads the operational store ---------------------------------------------------
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_quote(v) for v in sorted(values)) + ")"
+
+
+def field_datasets(cards: Iterable[Scorecard]) -> dict[str, set[str]]:
+    """Data field → the datasets whose records the scorecards read it from."""
+    out: dict[str, set[str]] = {}
+    for card in cards:
+        filters = [(i.filter, i.sum_field) for i in card.indicators if i.filter] + [
+            (o.filter, None) for o in card.overrides if o.filter
+        ]
+        for flt, sum_field in filters:
+            names = [name for name, _ in flt.fields] + ([sum_field] if sum_field else [])
+            for name in names:
+                out.setdefault(name, set()).update(flt.datasets)
+    return out
+
+
+def records_sql(cards: list[Scorecard], as_of: dt.date, vendor: str) -> str:
+    """The records the scorecards read, with their data fields as typed columns.
+
+    A field a record does not have reads as ``''`` (codes) or ``0.0`` (numbers), never null:
+    the columns keep one type from the first row on, which the SQLite export needs.
+    """
+    columns = ["subject_id", "dataset", "decision_date", "severity", "polarity"]
+    kinds = {}
+    for card in cards:
+        kinds.update(card.record_fields())
+    for name, datasets in sorted(field_datasets(cards).items()):
+        path = f"'$.{name}'"
+        raw = f"json_extract(data, {path})" if vendor == "sqlite" else f"(data ->> {_quote(name)})"
+        if kinds[name] == "number":
+            cast = "REAL" if vendor == "sqlite" else "double precision"
+            value = f"COALESCE(CAST(NULLIF({raw}, '') AS {cast}), 0.0)"
+            alias = f"n_{name}"
+        else:
+            value = f"COALESCE(CAST({raw} AS TEXT), '')"
+            alias = f"f_{name}"
+        empty = "0.0" if kinds[name] == "number" else "''"
+        columns.append(
+            f"CASE WHEN dataset IN {_in(datasets)} THEN {value} ELSE {empty} END AS {alias}"
+        )
+    where = [
+        "decision_date IS NOT NULL",
+        f"decision_date <= {_quote(as_of.isoformat())}",
+        f"dataset IN {_in(compiler.record_datasets(cards))}",
+    ]
+    start = compiler.earliest_start(cards, as_of)
+    if start is not None:
+        where.append(f"decision_date > {_quote(start.isoformat())}")
+    return f"SELECT {', '.join(columns)} FROM records_record WHERE {' AND '.join(where)}"
+
+
+def subjects_sql(cards: list[Scorecard]) -> str:
+    types = {t for card in cards for t in card.subject_types}
+    return (
+        "SELECT id AS subject_id, subject_type, status, registered_on FROM subjects_subject "
+        f"WHERE subject_type IN {_in(types)} "
+        # Dated rows first: the SQLite export infers a column's type from its first rows.
+        "ORDER BY registered_on IS NULL, id"
+    )
+
+
+# --- reading the operational store into Arrow ---------------------------------------------------
+
+
+def _adbc_connect() -> Any:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+
+        name = str(db["NAME"])
+        if name in ("", ":memory:") or "mode=memory" in name:
+            raise EngineUnavailable("An in-memory SQLite database cannot be exported.")
+        return adbc.connect(f"file:{name}?mode=ro", autocommit=True)
+    if connection.vendor == "postgresql":
+        import adbc_driver_postgresql.dbapi as adbc
+
+        return adbc.connect(_postgres_uri(db), autocommit=True)
+    raise EngineUnavailable(f"No export from a {connection.vendor} database.")
+
+
+def _postgres_uri(db: dict[str, Any]) -> str:
+    from urllib.parse import quote
+
+    user = quote(db.get("USER") or "")
+    password = quote(db.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "localhost"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql://{auth}{host}{port}/{quote(str(db['NAME']))}"
+
+
+def _fetch_arrow(cur: Any, sql: str) -> pa.Table:
+    cur.execute(sql)
+    return cur.fetch_arrow_table()
+
+
+def _normalise(table: pa.Table, schema: dict[str, str]) -> pa.Table:
+    """Cast an export to the expression's types (SQLite hands dates back as text)."""
+    types = {
+        "int64": pa.int64(),
+        "string": pa.string(),
+        "date": pa.date32(),
+        "float64": pa.float64(),
+    }
+    arrays = []
+    for name, kind in schema.items():
+        col = table.column(name)
+        target = types[kind]
+        if col.type != target:
+            col = pa.nulls(len(col), target) if pa.types.is_null(col.type) else col.cast(target)
+        arrays.append(col)
+    return pa.table(arrays, names=list(schema))
+
+
+def export_arrow(cards: list[Scorecard], as_of: dt.date) -> tuple[pa.Table, pa.Table]:
+    """The subjects and records the scorecards read, as Arrow tables typed for the expression."""
+    columns = compiler.record_columns(cards)
+    with _adbc_connect() as conn, conn.cursor() as cur:
+        subjects = _fetch_arrow(cur, subjects_sql(cards))
+        records = _fetch_arrow(cur, records_sql(cards, as_of, connection.vendor))
+    subjects = _normalise(subjects, compiler.SUBJECT_SCHEMA)
+    records = _normalise(records, {**compiler.RECORD_SCHEMA, **columns})
+    return subjects, records
+
+
+# --- engines ------------------------------------------------------------------------------------
+
+
+class Engine(AbstractContextManager):
+    """Prepare the input tables once, then evaluate any number of expressions."""
+
+    name = ""
+
+    def __init__(self, cards: list[Scorecard], as_of: dt.date):
+        self.cards, self.as_of = cards, as_of
+
+    def prepare(self) -> None:
+        raise NotImplementedError
+
+    def execute(self, expr: Any) -> pa.Table:
+        raise NotImplementedError
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def __init__(self, cards, as_of, *, tables: tuple[pa.Table, pa.Table] | None = None):
+        super().__init__(cards, as_of)
+        self._tables = tables
+
+    def prepare(self) -> None:
+        import duckdb
+        import ibis
+
+        subjects, records = self._tables or export_arrow(self.cards, self.as_of)
+        self.raw = duckdb.connect()
+        self.raw.register(compiler.SUBJECTS, subjects)
+        self.raw.register(compiler.RECORDS, records)
+        self.con = ibis.duckdb.from_connection(self.raw)
+
+    def execute(self, expr: Any) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def close(self) -> None:
+        if getattr(self, "raw", None) is not None:
+            self.raw.close()
+            self.raw = None
+
+
+class SQLiteEngine(Engine):
+    name = "sqlite"
+
+    def prepare(self) -> None:
+        import ibis
+
+        if connection.vendor != "sqlite":
+            raise EngineUnavailable(
+                "The sqlite engine evaluates inside the operational SQLite database; this "
+                f"installation runs on {connection.vendor}. Use --engine duckdb or spark.",
+                details={"database": connection.vendor},
+            )
+        name = str(connection.settings_dict["NAME"])
+        if name in ("", ":memory:"):
+            raise EngineUnavailable("The sqlite engine needs a database file.")
+        self.con = ibis.sqlite.connect(name)
+        self.con.raw_sql(f"CREATE TEMP VIEW {compiler.SUBJECTS} AS {subjects_sql(self.cards)}")
+        self.con.raw_sql(
+            f"CREATE TEMP VIEW {compiler.RECORDS} AS "
+            f"{records_sql(self.cards, self.as_of, 'sqlite')}"
+        )
+
+    def execute(self, expr: Any) -> pa.Table:
+        table = self.con.to_pyarrow(expr)
+        return table
+
+    def close(self) -> None:
+        if getattr(self, "con", None) is not None:
+            self.con.disconnect()
+            self.con = None
+
+
+def spark_session() -> Any:
+    """The process's Spark session (created on first use; local mode unless configured)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineUnavailable(
+            "The spark engine needs the [spark] extra: pip install 'qualitycity[spark]'."
+        ) from exc
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise EngineUnavailable("The spark engine needs Java 17 (java is not on PATH).")
+    builder = (
+        SparkSession.builder.master(os.environ.get("QUALITYCITY_SPARK_MASTER", "local[2]"))
+        .appName("qualitycity-evaluate")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("QUALITYCITY_SPARK_PARTITIONS", "8"))
+        .config("spark.driver.memory", os.environ.get("QUALITYCITY_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    return builder.getOrCreate()
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    def __init__(self, cards, as_of, *, tables: tuple[pa.Table, pa.Table] | None = None):
+        super().__init__(cards, as_of)
+        self._tables = tables
+
+    def prepare(self) -> None:
+        import ibis
+        import pyarrow.parquet as pq
+
+        session = spark_session()
+        subjects, records = self._tables or export_arrow(self.cards, self.as_of)
+        tmp_root = Path(settings.HOME) / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="evaluate-", dir=tmp_root))
+        for name, table in ((compiler.SUBJECTS, subjects), (compiler.RECORDS, records)):
+            path = self.dir / f"{name}.parquet"
+            pq.write_table(table, path)
+            session.read.parquet(str(path)).createOrReplaceTempView(name)
+        self.con = ibis.pyspark.connect(session)
+
+    def execute(self, expr: Any) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def close(self) -> None:
+        if getattr(self, "dir", None) is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def engine_for(name: str, cards: list[Scorecard], as_of: dt.date, **kwargs: Any) -> Engine:
+    classes = {"duckdb": DuckDBEngine, "sqlite": SQLiteEngine, "spark": SparkEngine}
+    if name not in classes:
+        raise ApplicationError(
+            f"Unknown engine {name!r}; use one of {', '.join(ENGINES)}.",
+            code="unknown_engine",
+            details={"engines": list(ENGINES)},
+        )
+    return classes[name](cards, as_of, **kwargs)
