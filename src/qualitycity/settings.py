@@ -16,6 +16,7 @@ import dj_database_url
 PACKAGE_DIR = Path(__file__).resolve().parent
 HOME = Path(os.environ.get("QUALITYCITY_HOME", "var")).resolve()
 HOME.mkdir(parents=True, exist_ok=True)
+(HOME / "tmp").mkdir(exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -105,7 +106,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["TEST"] = {"NAME": ""}
+    # Tests use a file, not memory: the analytics engines read the database through their own
+    # connections (an in-memory database is private to one connection). One file per test
+    # process, so concurrent test runs never share it; Django deletes it at the end.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(HOME / "tmp" / f"test_qualitycity_{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("QUALITYCITY_TEST_DB", "test_qualitycity")

@@ -1,6 +1,8 @@
 from django.urls import include, path
 
 from qualitycity.core.api import api
+from qualitycity.credit.api import router as credit_router
+from qualitycity.credit.api import subject_router as credit_subject_router
 from qualitycity.records.api import router as records_router
 from qualitycity.records.api_files import router as credit_file_router
 from qualitycity.subjects.api import router as subjects_router
@@ -9,7 +11,9 @@ from qualitycity.subjects.api import router as subjects_router
 # file of one subject (GET /subjects/{code}), which needs its records.
 api.add_router("/subjects", subjects_router)
 api.add_router("/subjects", credit_file_router)
+api.add_router("/subjects", credit_subject_router)
 api.add_router("/", records_router)
+api.add_router("/credit", credit_router)
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -17,5 +21,6 @@ urlpatterns = [
     path("staff/", include("qualitycity.core.urls")),
     path("subjects/", include("qualitycity.subjects.urls")),
     path("records/", include("qualitycity.records.urls")),
+    path("credit/", include("qualitycity.credit.urls")),
     path("", include("qualitycity.portal.urls")),
 ]

@@ -6,7 +6,7 @@ class CreditConfig(AppConfig):
     label = "credit"
 
     def ready(self) -> None:
-        # Registers the "evaluate" job kind and the dashboard panels.
+        # Registers the "evaluate" job kind, the dashboard panel and the credit-file section.
         from . import dashboard, services  # noqa: F401
 
         dashboard.register()

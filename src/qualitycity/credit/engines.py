@@ -15,7 +15,9 @@ Every engine answers with an Arrow table; the expression is the same object for 
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import logging
 import os
 import shutil
 import tempfile
@@ -159,7 +161,10 @@ def _normalise(table: pa.Table, schema: dict[str, str]) -> pa.Table:
         col = table.column(name)
         target = types[kind]
         if col.type != target:
-            col = pa.nulls(len(col), target) if pa.types.is_null(col.type) else col.cast(target)
+            # A column with no value at all (no subject has a registration date) comes back
+            # from SQLite typed as an integer: it is simply empty.
+            empty = pa.types.is_null(col.type) or col.null_count == len(col)
+            col = pa.nulls(len(col), target) if empty else col.cast(target)
         arrays.append(col)
     return pa.table(arrays, names=list(schema))
 
@@ -225,18 +230,32 @@ class DuckDBEngine(Engine):
             self.raw = None
 
 
+def check_available(name: str) -> None:
+    """Refuse an engine this installation cannot run, before any work is done."""
+    if name == "sqlite" and connection.vendor != "sqlite":
+        raise EngineUnavailable(
+            "The sqlite engine evaluates inside the operational SQLite database; this "
+            f"installation runs on {connection.vendor}. Use --engine duckdb or spark.",
+            details={"database": connection.vendor},
+        )
+    if name == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise EngineUnavailable(
+                "The spark engine needs the [spark] extra: pip install 'qualitycity[spark]'."
+            )
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise EngineUnavailable("The spark engine needs Java 17 (java is not on PATH).")
+
+
 class SQLiteEngine(Engine):
     name = "sqlite"
 
     def prepare(self) -> None:
         import ibis
 
-        if connection.vendor != "sqlite":
-            raise EngineUnavailable(
-                "The sqlite engine evaluates inside the operational SQLite database; this "
-                f"installation runs on {connection.vendor}. Use --engine duckdb or spark.",
-                details={"database": connection.vendor},
-            )
+        check_available(self.name)
         name = str(connection.settings_dict["NAME"])
         if name in ("", ":memory:"):
             raise EngineUnavailable("The sqlite engine needs a database file.")
@@ -259,14 +278,9 @@ class SQLiteEngine(Engine):
 
 def spark_session() -> Any:
     """The process's Spark session (created on first use; local mode unless configured)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise EngineUnavailable(
-            "The spark engine needs the [spark] extra: pip install 'qualitycity[spark]'."
-        ) from exc
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        raise EngineUnavailable("The spark engine needs Java 17 (java is not on PATH).")
+    check_available("spark")
+    from pyspark.sql import SparkSession
+
     builder = (
         SparkSession.builder.master(os.environ.get("QUALITYCITY_SPARK_MASTER", "local[2]"))
         .appName("qualitycity-evaluate")
@@ -276,7 +290,11 @@ def spark_session() -> Any:
         .config("spark.driver.memory", os.environ.get("QUALITYCITY_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
-    return builder.getOrCreate()
+    # py4j logs each closed gateway connection at INFO, even from interpreter shutdown.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    session = builder.getOrCreate()
+    atexit.register(session.stop)
+    return session
 
 
 class SparkEngine(Engine):

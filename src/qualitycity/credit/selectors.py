@@ -49,6 +49,7 @@ class IndicatorExplanation:
     points: Decimal
     records: list[dict[str, Any]] = field(default_factory=list)
     records_total: int = 0
+    records_hidden: int = 0
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Evaluation:
                     "value_text": i.value_text,
                     "points": str(i.points),
                     "records_total": i.records_total,
+                    "records_hidden": i.records_hidden,
                     "records": i.records,
                 }
                 for i in self.indicators
@@ -178,12 +180,32 @@ def subject_evaluation(*, actor: Any, subject: Subject) -> Evaluation | None:
             indicators=indicators,
             run=_run_dict(run),
         )
-    datasets = sorted({d for i in card.indicators if i.filter for d in i.filter.datasets})
+    filters = [i.filter for i in card.indicators if i.filter] + [
+        o.filter for o in card.overrides if o.filter
+    ]
+    datasets = sorted({d for flt in filters for d in flt.datasets})
     records = list(
         Record.objects.filter(
             subject=subject, dataset__in=datasets, decision_date__lte=run.as_of
         ).order_by("-decision_date", "-id")
     )
+    # The figures count every record; the actor is shown only the records it may see
+    # (a department officer does not see other departments' non-public records).
+    visible = set(
+        Record.objects.restrict(actor, "view")
+        .filter(pk__in=[r.pk for r in records])
+        .values_list("pk", flat=True)
+    )
+
+    def behind(flt: sc.RecordFilter) -> tuple[list[dict[str, Any]], int, int]:
+        matched = [r for r in records if flt.matches(r, run.as_of)]
+        shown = [r for r in matched if r.pk in visible]
+        return (
+            [_record_item(r) for r in shown[:MAX_RECORDS_PER_INDICATOR]],
+            len(matched),
+            len(matched) - len(shown),
+        )
+
     explained = []
     for ind in card.indicators:
         value, points = result.contributions.get(ind.id, [None, 0])
@@ -202,9 +224,7 @@ def subject_evaluation(*, actor: Any, subject: Subject) -> Evaluation | None:
             points=pts,
         )
         if ind.filter is not None:
-            behind = [r for r in records if ind.filter.matches(r, run.as_of)]
-            item.records_total = len(behind)
-            item.records = [_record_item(r) for r in behind[:MAX_RECORDS_PER_INDICATOR]]
+            item.records, item.records_total, item.records_hidden = behind(ind.filter)
         explained.append(item)
     explained.sort(key=lambda i: (i.points >= 0, i.points if i.points < 0 else -i.points))
     override = None
@@ -217,18 +237,7 @@ def subject_evaluation(*, actor: Any, subject: Subject) -> Evaluation | None:
                 "reason": _label(ov.reason_zh, ov.reason_en),
             }
             if ov.filter is not None:
-                behind = [r for r in records if ov.filter.matches(r, run.as_of)]
-                if not behind:  # its records are outside the indicators' datasets
-                    behind = [
-                        r
-                        for r in Record.objects.filter(
-                            subject=subject,
-                            dataset__in=ov.filter.datasets,
-                            decision_date__lte=run.as_of,
-                        ).order_by("-decision_date", "-id")
-                        if ov.filter.matches(r, run.as_of)
-                    ]
-                override["records"] = [_record_item(r) for r in behind[:MAX_RECORDS_PER_INDICATOR]]
+                override["records"], _total, override["records_hidden"] = behind(ov.filter)
         except KeyError:
             override = {"id": result.override, "class": result.risk_class, "reason": ""}
     return Evaluation(

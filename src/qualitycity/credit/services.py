@@ -103,6 +103,7 @@ def evaluation_check(
             code="unknown_engine",
             details={"engines": list(engines.ENGINES)},
         )
+    engines.check_available(engine)
     day = parse_as_of(as_of)
     cards = in_force(day, scorecard)
     return cards, day, _candidates(cards, day)

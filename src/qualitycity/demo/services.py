@@ -7,7 +7,9 @@ The ``demo`` command is thin; these functions do the work. The city's files come
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from qualitycity.core.errors import ValidationFailed
 from qualitycity.core.models import Department, Role, User
+
+log = logging.getLogger(__name__)
 
 MARKER_NAME = "demo.json"
 FILES_DIR_NAME = "demo-files"
@@ -234,3 +239,25 @@ def demo_users_ensure(*, reset_passwords: bool = True) -> list[dict[str, str]]:
                     entry["subject"] = f"{binding.subject.code} {binding.subject.name}"
             out.append(entry)
     return out
+
+
+def demo_evaluate(*, today: dt.date) -> list[dict[str, Any]]:
+    """Evaluate the demo city twice, a quarter apart, so runs can be compared.
+
+    The earlier run is skipped when no scorecard was in force then (a city generated for an
+    early date). Returns each run's summary.
+    """
+    from qualitycity.core import context
+    from qualitycity.core.errors import ApplicationError
+    from qualitycity.credit.services import evaluate, run_summary
+
+    summaries = []
+    with context.acting_as(source="cli"):
+        for as_of in (today - dt.timedelta(days=91), today):
+            try:
+                run = evaluate(engine="duckdb", as_of=min(as_of, timezone.localdate()))
+            except ApplicationError as exc:  # e.g. no scorecard in force on that date
+                log.warning("demo evaluation as of %s skipped: %s", as_of, exc.message)
+                continue
+            summaries.append(run_summary(run))
+    return summaries

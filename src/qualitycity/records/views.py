@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 from qualitycity.core.errors import ApplicationError, NotFound, PermissionDenied
 from qualitycity.core.models import Department, Job
 from qualitycity.core.permissions import has_scope
+from qualitycity.core.sections import file_sections_for
 
 from . import selectors
 from .models import QuarantinedRow, SourceFile
@@ -100,7 +101,13 @@ def credit_file(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "records/credit_file.html",
-        {"file": cf, "subject": subject, "changes": changes[:20] if changes is not None else None},
+        {
+            "file": cf,
+            "subject": subject,
+            "changes": changes[:20] if changes is not None else None,
+            # What later apps add (the credit class and why), each for the users it is meant for.
+            "sections": file_sections_for(request, subject=subject, file=cf),
+        },
     )
 
 

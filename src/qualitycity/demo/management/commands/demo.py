@@ -176,6 +176,14 @@ class Command(BaseCommand):
         )
         if refused:
             raise CommandError(f"{len(refused)} demo file(s) were refused; see above.")
+        say("Evaluating credit-risk classes (a quarter ago and today) …")
+        runs = services.demo_evaluate(today=options.today)
+        summary["evaluations"] = runs
+        for run in runs:
+            counts = ", ".join(f"{k} {v:,}" for k, v in run["class_counts"].items())
+            say(f"  as of {run['as_of']}: {run['subjects_evaluated']:,} subjects ({counts})")
+        if not runs:
+            say("  no scorecard was in force on the demo's dates; no classes.")
         return summary
 
     @staticmethod
