@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "qualitycity.subjects",
     "qualitycity.records",
     "qualitycity.credit",
+    "qualitycity.lists",
     "qualitycity.portal",
     "qualitycity.demo",
 ]

@@ -3,6 +3,7 @@ from django.urls import include, path
 from qualitycity.core.api import api
 from qualitycity.credit.api import router as credit_router
 from qualitycity.credit.api import subject_router as credit_subject_router
+from qualitycity.lists.api import router as lists_router
 from qualitycity.records.api import router as records_router
 from qualitycity.records.api_files import router as credit_file_router
 from qualitycity.subjects.api import router as subjects_router
@@ -14,6 +15,7 @@ api.add_router("/subjects", credit_file_router)
 api.add_router("/subjects", credit_subject_router)
 api.add_router("/", records_router)
 api.add_router("/credit", credit_router)
+api.add_router("/lists", lists_router)
 
 urlpatterns = [
     path("api/v1/", api.urls),

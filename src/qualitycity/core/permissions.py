@@ -20,16 +20,33 @@ SCOPES: dict[str, str] = {
     "jobs.read": "follow the progress of jobs",
     "credit.read": "read credit-risk classes and their explanations (supervision only)",
     "credit.evaluate": "start credit evaluation runs",
+    "lists.read": "read list entries in every state, their history, objections and repairs",
+    "lists.decide": "propose, notice, publish, withdraw and remove list entries; decide "
+    "objections and credit-repair applications (the owning department's lists)",
+    "lists.object": "file objections and credit-repair applications for a subject",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.PLATFORM_ADMIN: frozenset(SCOPES),
     Role.QUALITY_OFFICE: frozenset(SCOPES),
     Role.DATA_OFFICER: frozenset(
-        {"subjects.read", "records.read", "records.ingest", "jobs.read", "credit.read"}
+        {
+            "subjects.read",
+            "records.read",
+            "records.ingest",
+            "jobs.read",
+            "credit.read",
+            "lists.read",
+            "lists.decide",
+            "lists.object",
+        }
     ),
-    Role.INSPECTOR: frozenset({"subjects.read", "records.read", "jobs.read", "credit.read"}),
-    Role.ENTERPRISE: frozenset({"subjects.read", "records.read", "jobs.read"}),
+    Role.INSPECTOR: frozenset(
+        {"subjects.read", "records.read", "jobs.read", "credit.read", "lists.read"}
+    ),
+    Role.ENTERPRISE: frozenset(
+        {"subjects.read", "records.read", "jobs.read", "lists.read", "lists.object"}
+    ),
 }
 
 
