@@ -24,5 +24,6 @@ urlpatterns = [
     path("subjects/", include("qualitycity.subjects.urls")),
     path("records/", include("qualitycity.records.urls")),
     path("credit/", include("qualitycity.credit.urls")),
+    path("lists/", include("qualitycity.lists.urls")),
     path("", include("qualitycity.portal.urls")),
 ]

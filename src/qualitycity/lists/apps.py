@@ -6,5 +6,8 @@ class ListsConfig(AppConfig):
     label = "lists"
 
     def ready(self) -> None:
-        # Registers the "lists_propose" and "lists_expire" job kinds.
-        from . import services  # noqa: F401
+        # Registers the "lists_propose" and "lists_expire" job kinds, the dashboard panel and
+        # the credit-file section.
+        from . import dashboard, services  # noqa: F401
+
+        dashboard.register()

@@ -20,6 +20,7 @@ from qualitycity.subjects.models import Subject
 from qualitycity.subjects.selectors import subject_get, subject_search
 
 PAGE_SIZE = 20
+LIST_PAGE_SIZE = 50
 _PERSON_SALT = "qualitycity.portal.person"
 
 
@@ -134,9 +135,45 @@ def public_credit_file(*, ref: str, per_category: int | None = None) -> CreditFi
     return file
 
 
+def public_list_entries(subject: Subject) -> list[dict[str, Any]]:
+    """The subject's list entries in force today, as the public sees them (masked; expired,
+    repaired and removed entries are gone)."""
+    from qualitycity.lists.selectors import subject_entries_public
+
+    return subject_entries_public(subject=subject)
+
+
+def public_lists() -> list[dict[str, Any]]:
+    """The catalogue of lists with the owning department's name and the entries in force."""
+    from qualitycity.core.models import Department
+    from qualitycity.lists.selectors import catalogue_list
+
+    names = {d.code: d.name for d in Department.objects.all()}
+    return [
+        {**item, "department_name": names.get(item["department"], item["department"])}
+        for item in catalogue_list()
+    ]
+
+
+def public_list_page(*, list_code: str, page: int = 1) -> dict[str, Any]:
+    """One page of a list's entries in force today, with a public link for legal entities
+    (persons are never linked: their code is masked)."""
+    from qualitycity.lists.selectors import public_entries
+
+    page = max(1, page)
+    size = LIST_PAGE_SIZE
+    data = public_entries(list_code=list_code, limit=size, offset=(page - 1) * size)
+    for item in data["items"]:
+        item["ref"] = "" if item["subject"]["masked"] else item["subject"]["code"]
+    data["page"] = page
+    data["pages"] = max(1, -(-data["total"] // size))
+    return data
+
+
 def public_context(file: CreditFile) -> dict[str, Any]:
     """What the public credit-file page shows; never the subject object itself."""
     return {
+        "list_entries": public_list_entries(file.subject),
         "code": file.code,
         "name": file.name,
         "kind": file.kind,

@@ -8,4 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("credit/<str:code>/", views.credit_file, name="credit_file"),
+    # /lists/ is the staff side; the public reads the lists here.
+    path("public/lists/", views.lists_catalogue, name="lists"),
+    path("public/lists/<slug:list_code>/", views.list_entries, name="list"),
 ]

@@ -1,4 +1,5 @@
-"""The public site: what the platform is, the credit lookup and public credit files.
+"""The public site: what the platform is, the credit lookup, public credit files and the red
+and black lists (entries in force only).
 
 Anonymous, rate-limited per address, masked: natural persons' names and ID numbers never appear
 in full, only public records are shown, and credit classes are never shown here.
@@ -6,7 +7,7 @@ in full, only public records are shown, and credit classes are never shown here.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -16,6 +17,8 @@ from qualitycity.core.errors import NotFound, ValidationFailed
 from . import selectors
 from .forms import LookupForm
 from .ratelimit import rate_limited
+
+LIST_KINDS = ("black", "red", "watch")
 
 # A credit file lists the newest records of each category; "show all" lists every one.
 PER_CATEGORY = 100
@@ -87,3 +90,30 @@ def credit_file(request: HttpRequest, code: str) -> HttpResponse:
             status=404,
         )
     return render(request, "portal/credit_file.html", {"file": selectors.public_context(file)})
+
+
+@require_GET
+@rate_limited
+def lists_catalogue(request: HttpRequest) -> HttpResponse:
+    """The red, black and watch lists with their legal basis and the entries in force."""
+    items = selectors.public_lists()
+    return render(
+        request,
+        "portal/lists.html",
+        {"groups": [(kind, [i for i in items if i["kind"] == kind]) for kind in LIST_KINDS]},
+    )
+
+
+@require_GET
+@rate_limited
+def list_entries(request: HttpRequest, list_code: str) -> HttpResponse:
+    """The entries of one list in force today, newest publication first, persons masked."""
+    try:
+        page = int(request.GET.get("page") or 1)
+    except ValueError:
+        page = 1
+    try:
+        data = selectors.public_list_page(list_code=list_code, page=page)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "portal/list.html", {"data": data})

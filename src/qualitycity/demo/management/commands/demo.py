@@ -184,6 +184,20 @@ class Command(BaseCommand):
             say(f"  as of {run['as_of']}: {run['subjects_evaluated']:,} subjects ({counts})")
         if not runs:
             say("  no scorecard was in force on the demo's dates; no classes.")
+        say(
+            "Deciding red and black list entries (proposals, notices, publications, objections, "
+            "credit repair, expiry) …"
+        )
+        started_lists = time.monotonic()
+        lists_summary = services.demo_lists(today=options.today)
+        lists_summary["seconds"] = round(time.monotonic() - started_lists, 1)
+        summary["lists"] = lists_summary
+        states = ", ".join(f"{k} {v:,}" for k, v in lists_summary["entries"].items() if v)
+        say(
+            f"  entries: {states}; black-listed {lists_summary['black_listed']}, red-listed "
+            f"{lists_summary['red_listed']}, clean {lists_summary['clean']} "
+            f"({lists_summary['seconds']} s)"
+        )
         return summary
 
     @staticmethod
