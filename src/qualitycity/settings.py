@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "qualitycity.records",
     "qualitycity.credit",
     "qualitycity.lists",
+    "qualitycity.discipline",
     "qualitycity.portal",
     "qualitycity.demo",
 ]

@@ -3,6 +3,7 @@ from django.urls import include, path
 from qualitycity.core.api import api
 from qualitycity.credit.api import router as credit_router
 from qualitycity.credit.api import subject_router as credit_subject_router
+from qualitycity.discipline.api import router as discipline_router
 from qualitycity.lists.api import router as lists_router
 from qualitycity.records.api import router as records_router
 from qualitycity.records.api_files import router as credit_file_router
@@ -15,6 +16,7 @@ api.add_router("/subjects", credit_file_router)
 api.add_router("/subjects", credit_subject_router)
 api.add_router("/", records_router)
 api.add_router("/credit", credit_router)
+api.add_router("/discipline", discipline_router)
 api.add_router("/lists", lists_router)
 
 urlpatterns = [
@@ -25,5 +27,6 @@ urlpatterns = [
     path("records/", include("qualitycity.records.urls")),
     path("credit/", include("qualitycity.credit.urls")),
     path("lists/", include("qualitycity.lists.urls")),
+    path("discipline/", include("qualitycity.discipline.urls")),
     path("", include("qualitycity.portal.urls")),
 ]

@@ -24,6 +24,9 @@ SCOPES: dict[str, str] = {
     "lists.decide": "propose, notice, publish, withdraw and remove list entries; decide "
     "objections and credit-repair applications (the owning department's lists)",
     "lists.object": "file objections and credit-repair applications for a subject",
+    "discipline.check": "check subjects before acting (lists in force, measures) and read "
+    "the statistics of checks",
+    "discipline.feedback": "record whether a measure returned by a check was applied",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
