@@ -169,24 +169,83 @@ def _normalise(table: pa.Table, schema: dict[str, str]) -> pa.Table:
     return pa.table(arrays, names=list(schema))
 
 
+EXPORT_PARTS_MIN_ROWS = 2_000_000
+"""Below this many stored records the export is one query; above, one query per core."""
+
+
+def _id_ranges(parts: int) -> list[tuple[int, int]]:
+    """Split the records' primary keys into ``parts`` contiguous ranges (cheap range scans)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT MIN(id), MAX(id) FROM records_record")
+        lo, hi = cur.fetchone()
+    if lo is None:
+        return [(0, 0)]
+    step = (hi - lo) // parts + 1
+    return [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(parts)]
+
+
+def _stored_records() -> int:
+    """A quick estimate of the table's size (its key range), to decide on a split export."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT MIN(id), MAX(id) FROM records_record")
+        lo, hi = cur.fetchone()
+    return 0 if lo is None else hi - lo + 1
+
+
+def _read_records(sql: str, parts: int) -> pa.Table:
+    """The records query, split by key range over ``parts`` connections read in parallel
+    (the drivers release the GIL while they read; SQLite's JSON extraction is the cost)."""
+    if parts <= 1:
+        with _adbc_connect() as conn, conn.cursor() as cur:
+            return _fetch_arrow(cur, sql)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def part(bounds: tuple[int, int]) -> pa.Table:
+        with _adbc_connect() as conn, conn.cursor() as cur:
+            return _fetch_arrow(cur, f"{sql} AND id BETWEEN {bounds[0]} AND {bounds[1]}")
+
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        tables = list(pool.map(part, _id_ranges(parts)))
+    # The parts may infer a column's type differently when one part has no value in it.
+    tables = [t for t in tables if t.num_rows] or tables[:1]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
 def export_arrow(cards: list[Scorecard], as_of: dt.date) -> tuple[pa.Table, pa.Table]:
     """The subjects and records the scorecards read, as Arrow tables typed for the expression."""
     columns = compiler.record_columns(cards)
     with _adbc_connect() as conn, conn.cursor() as cur:
         subjects = _fetch_arrow(cur, subjects_sql(cards))
-        records = _fetch_arrow(cur, records_sql(cards, as_of, connection.vendor))
+    parts = min(4, os.cpu_count() or 1) if _stored_records() >= EXPORT_PARTS_MIN_ROWS else 1
+    records = _read_records(records_sql(cards, as_of, connection.vendor), parts)
     subjects = _normalise(subjects, compiler.SUBJECT_SCHEMA)
     records = _normalise(records, {**compiler.RECORD_SCHEMA, **columns})
     return subjects, records
+
+
+def records_summary(records: pa.Table) -> tuple[int, dt.date | None]:
+    """How many records an export holds and the newest decision date among them."""
+    import pyarrow.compute as pc
+
+    if records.num_rows == 0:
+        return 0, None
+    return records.num_rows, pc.max(records.column("decision_date")).as_py()
 
 
 # --- engines ------------------------------------------------------------------------------------
 
 
 class Engine(AbstractContextManager):
-    """Prepare the input tables once, then evaluate any number of expressions."""
+    """Prepare the input tables once, then evaluate any number of expressions.
+
+    After ``prepare`` an engine knows what it read: ``records_read`` (the records the
+    scorecards look at: their datasets, decided on or before the as-of date and inside the
+    widest window) and ``latest_decision_date``.
+    """
 
     name = ""
+    records_read = 0
+    latest_decision_date: dt.date | None = None
 
     def __init__(self, cards: list[Scorecard], as_of: dt.date):
         self.cards, self.as_of = cards, as_of
@@ -216,6 +275,7 @@ class DuckDBEngine(Engine):
         import ibis
 
         subjects, records = self._tables or export_arrow(self.cards, self.as_of)
+        self.records_read, self.latest_decision_date = records_summary(records)
         self.raw = duckdb.connect()
         self.raw.register(compiler.SUBJECTS, subjects)
         self.raw.register(compiler.RECORDS, records)
@@ -265,6 +325,11 @@ class SQLiteEngine(Engine):
             f"CREATE TEMP VIEW {compiler.RECORDS} AS "
             f"{records_sql(self.cards, self.as_of, 'sqlite')}"
         )
+        cur = self.con.raw_sql(f"SELECT COUNT(*), MAX(decision_date) FROM {compiler.RECORDS}")
+        count, latest = cur.fetchone()
+        cur.close()
+        self.records_read = int(count or 0)
+        self.latest_decision_date = dt.date.fromisoformat(latest) if latest else None
 
     def execute(self, expr: Any) -> pa.Table:
         table = self.con.to_pyarrow(expr)
@@ -310,6 +375,7 @@ class SparkEngine(Engine):
 
         session = spark_session()
         subjects, records = self._tables or export_arrow(self.cards, self.as_of)
+        self.records_read, self.latest_decision_date = records_summary(records)
         tmp_root = Path(settings.HOME) / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="evaluate-", dir=tmp_root))

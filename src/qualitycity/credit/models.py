@@ -56,9 +56,15 @@ class EvaluationRun(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    records_read = models.BigIntegerField(default=0, help_text="records decided on or before as-of")
+    records_read = models.BigIntegerField(
+        default=0,
+        help_text="records the scorecards looked at: their datasets, decided on or before "
+        "as-of and within the widest window",
+    )
     latest_record_at = models.DateTimeField(
-        null=True, blank=True, help_text="submission time of the newest record read"
+        null=True,
+        blank=True,
+        help_text="receipt time of the newest processed submission of the datasets read",
     )
     latest_decision_date = models.DateField(null=True, blank=True)
     subjects_evaluated = models.PositiveIntegerField(default=0)

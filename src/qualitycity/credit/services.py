@@ -201,13 +201,13 @@ def evaluate(
     )
     timings: dict[str, float] = {}
     try:
-        read_info = _read_info(cards, day)
         kwargs = {"tables": tables} if tables is not None and engine != "sqlite" else {}
         results: list[tuple[Scorecard, pa.Table]] = []
         with engines.engine_for(engine, cards, day, **kwargs) as eng:
             t0 = time.perf_counter()
             eng.prepare()
             timings["read"] = round(time.perf_counter() - t0, 3)
+            read_info = (eng.records_read, _latest_submission(cards), eng.latest_decision_date)
             steps.to(15)
             columns = compiler.record_columns(cards)
             t0 = time.perf_counter()
@@ -247,24 +247,16 @@ def _is_client(actor: Any) -> bool:
     return isinstance(actor, ApiClient)
 
 
-def _read_info(cards: list[Scorecard], as_of: dt.date) -> tuple[int, Any, Any]:
-    """What the run read: records decided by the as-of date, the newest submission and decision."""
-    datasets = sorted(compiler.record_datasets(cards))
-    marks = ", ".join(["%s"] * len(datasets))
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT COUNT(*), MAX(submitted_at), MAX(decision_date) FROM records_record "
-            f"WHERE decision_date <= %s AND dataset IN ({marks})",
-            [as_of, *datasets],
-        )
-        count, latest_at, latest_date = cur.fetchone()
-    from django.db.models import DateField, DateTimeField
+def _latest_submission(cards: list[Scorecard]) -> Any:
+    """When the newest processed submission of the datasets the scorecards read came in."""
+    from django.db.models import Max
 
-    latest_at = DateTimeField().to_python(latest_at) if latest_at else None
-    if latest_at is not None and timezone.is_naive(latest_at):
-        latest_at = timezone.make_aware(latest_at, dt.UTC)
-    latest_date = DateField().to_python(latest_date) if latest_date else None
-    return int(count or 0), latest_at, latest_date
+    from qualitycity.records.models import SourceFile
+
+    return SourceFile.objects.filter(
+        dataset__in=sorted(compiler.record_datasets(cards)),
+        status=SourceFile.Status.PROCESSED,
+    ).aggregate(latest=Max("received_at"))["latest"]
 
 
 def _previous_classes(previous: EvaluationRun | None) -> pa.Table:
