@@ -117,14 +117,8 @@ def subjects_sql(cards: list[Scorecard]) -> str:
 
 
 def _adbc_connect() -> Any:
+    """An ADBC connection to the PostgreSQL store (SQLite is read in ``export_worker``)."""
     db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
-
-        name = str(db["NAME"])
-        if name in ("", ":memory:") or "mode=memory" in name:
-            raise EngineUnavailable("An in-memory SQLite database cannot be exported.")
-        return adbc.connect(f"file:{name}?mode=ro", autocommit=True)
     if connection.vendor == "postgresql":
         import adbc_driver_postgresql.dbapi as adbc
 
@@ -192,34 +186,69 @@ def _stored_records() -> int:
     return 0 if lo is None else hi - lo + 1
 
 
-def _read_records(sql: str, parts: int) -> pa.Table:
-    """The records query, split by key range over ``parts`` connections read in parallel
-    (the drivers release the GIL while they read; SQLite's JSON extraction is the cost)."""
-    if parts <= 1:
-        with _adbc_connect() as conn, conn.cursor() as cur:
-            return _fetch_arrow(cur, sql)
+def _sqlite_export(db_path: str, queries: dict[str, list[str]]) -> dict[str, pa.Table]:
+    """Run the export queries in a spawned process (see ``export_worker``) and map its
+    Arrow files back in (no copy: the tables stay backed by the files' pages)."""
+    import multiprocessing
+
+    from . import export_worker
+
+    tmp_root = Path(settings.HOME) / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    out_dir = tempfile.mkdtemp(prefix="export-", dir=tmp_root)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            paths = pool.apply(export_worker.run, (db_path, queries, out_dir))
+        tables = {}
+        for name, path in paths.items():
+            with pa.memory_map(path, "r") as source:
+                tables[name] = pa.ipc.open_file(source).read_all()
+        return tables
+    finally:
+        # Unlinking is safe while the tables map the files: the pages live until unmapped.
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _read_in_process(queries: dict[str, list[str]]) -> dict[str, pa.Table]:
+    """PostgreSQL: the ADBC driver talks to the server; no second SQLite in this process."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def part(bounds: tuple[int, int]) -> pa.Table:
+    def read(sql: str) -> pa.Table:
         with _adbc_connect() as conn, conn.cursor() as cur:
-            return _fetch_arrow(cur, f"{sql} AND id BETWEEN {bounds[0]} AND {bounds[1]}")
+            return _fetch_arrow(cur, sql)
 
-    with ThreadPoolExecutor(max_workers=parts) as pool:
-        tables = list(pool.map(part, _id_ranges(parts)))
-    # The parts may infer a column's type differently when one part has no value in it.
-    tables = [t for t in tables if t.num_rows] or tables[:1]
-    return pa.concat_tables(tables, promote_options="permissive")
+    out = {}
+    for name, parts in queries.items():
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            tables = list(pool.map(read, parts))
+        tables = [t for t in tables if t.num_rows] or tables[:1]
+        out[name] = pa.concat_tables(tables, promote_options="permissive")
+    return out
 
 
 def export_arrow(cards: list[Scorecard], as_of: dt.date) -> tuple[pa.Table, pa.Table]:
-    """The subjects and records the scorecards read, as Arrow tables typed for the expression."""
+    """The subjects and records the scorecards read, as Arrow tables typed for the expression.
+
+    Large stores are read by key range over one connection per core, in parallel.
+    """
     columns = compiler.record_columns(cards)
-    with _adbc_connect() as conn, conn.cursor() as cur:
-        subjects = _fetch_arrow(cur, subjects_sql(cards))
     parts = min(4, os.cpu_count() or 1) if _stored_records() >= EXPORT_PARTS_MIN_ROWS else 1
-    records = _read_records(records_sql(cards, as_of, connection.vendor), parts)
-    subjects = _normalise(subjects, compiler.SUBJECT_SCHEMA)
-    records = _normalise(records, {**compiler.RECORD_SCHEMA, **columns})
+    sql = records_sql(cards, as_of, connection.vendor)
+    record_parts = (
+        [sql]
+        if parts <= 1
+        else [f"{sql} AND id BETWEEN {lo} AND {hi}" for lo, hi in _id_ranges(parts)]
+    )
+    queries = {"subjects": [subjects_sql(cards)], "records": record_parts}
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict["NAME"])
+        if name in ("", ":memory:") or "mode=memory" in name:
+            raise EngineUnavailable("An in-memory SQLite database cannot be exported.")
+        tables = _sqlite_export(name, queries)
+    else:
+        tables = _read_in_process(queries)
+    subjects = _normalise(tables["subjects"], compiler.SUBJECT_SCHEMA)
+    records = _normalise(tables["records"], {**compiler.RECORD_SCHEMA, **columns})
     return subjects, records
 
 
