@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from qualitycity.core import yamllines
 
 SCORECARD_DIR = Path(__file__).parent / "scorecards"
 
@@ -39,47 +39,9 @@ class ScorecardError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-# --- YAML with line numbers ---------------------------------------------------------------------
+# --- YAML with line numbers: qualitycity.core.yamllines ---------------------------------------
 
-
-class _Map(dict):
-    """A mapping from the file, remembering the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Seq(list):
-    line: int = 0
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    out = _Map()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise ScorecardError(
-                loader.name, key_node.start_mark.line + 1, f"duplicate key {key!r}"
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+_Map = yamllines.LineMap
 
 
 class _Reader:
@@ -575,15 +537,10 @@ def parse_scorecard(path: Path, text: str | None = None, *, known: Any = None) -
         known = catalogue().datasets
     if text is None:
         text = path.read_text(encoding="utf-8")
-    loader = _Loader(text)
-    loader.name = str(path)
     try:
-        node = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ScorecardError(path, mark.line + 1 if mark else None, str(exc.problem)) from exc
-    finally:
-        loader.dispose()
+        node = yamllines.load(text)
+    except yamllines.YamlLineError as exc:
+        raise ScorecardError(path, exc.line, exc.message) from exc
     r = _Reader(path, node, "scorecard")
     r.only(
         {

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from qualitycity.core import yamllines
 
 CONFIG_PATH = Path(__file__).parent / "config" / "measures.yaml"
 KINDS = ("punishment", "reward")
@@ -41,45 +41,9 @@ class MeasureCatalogueError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-# --- YAML with line numbers ---------------------------------------------------------------------
+# --- YAML with line numbers: qualitycity.core.yamllines ---------------------------------------
 
-
-class _Map(dict):
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Seq(list):
-    line: int = 0
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    out = _Map()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise MeasureCatalogueError(
-                loader.name, key_node.start_mark.line + 1, f"duplicate key {key!r}"
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+_Map = yamllines.LineMap
 
 
 class _Reader:
@@ -295,17 +259,12 @@ def load_catalogue(path: Path = CONFIG_PATH) -> Catalogue:
     path = Path(path)
     raw_bytes = path.read_bytes()
     try:
-        loader = _Loader(raw_bytes.decode("utf-8"))
-        loader.name = str(path)
-        try:
-            doc = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MeasureCatalogueError(
-            path, mark.line + 1 if mark else None, f"not valid YAML: {exc}"
-        ) from None
+        doc = yamllines.load(raw_bytes.decode("utf-8"))
+    except yamllines.YamlLineError as exc:
+        message = (
+            exc.message if "duplicate key" in exc.message else f"not valid YAML: {exc.message}"
+        )
+        raise MeasureCatalogueError(path, exc.line, message) from None
     top = _Reader(path, doc, "the file")
     top.only({"scenarios", "measures", "no_rewards_while_black_listed"})
     try:
