@@ -1139,51 +1139,30 @@ def deadlines_flag(*, today: dt.date | None = None) -> list[dict[str, Any]]:
     today = today or _today()
     flagged: list[dict[str, Any]] = []
     now = timezone.now()
-    objections = Objection.objects.filter(
-        status=Objection.Status.OPEN, due_on__lt=today, overdue_flagged_at__isnull=True
-    ).values_list("pk", flat=True)
-    for pk in list(objections):
-        with transaction.atomic():
-            item = (
-                Objection.objects.select_for_update()
-                .select_related("department", "subject")
-                .get(pk=pk)
-            )
-            if item.status != Objection.Status.OPEN or item.overdue_flagged_at is not None:
-                continue
-            item.overdue_flagged_at = now
-            item.save()
-            if item.entry_id:
-                _event(
-                    _lock(item.entry_id),
-                    Kind.DEADLINE_MISSED,
-                    actor=None,
-                    at=now,
-                    data={"objection_id": item.pk, "due_on": item.due_on},
-                )
-        flagged.append(selectors.overdue_item_dict(item))
-    repairs = RepairApplication.objects.filter(
-        status=RepairApplication.Status.OPEN, due_on__lt=today, overdue_flagged_at__isnull=True
-    ).values_list("pk", flat=True)
-    for pk in list(repairs):
-        with transaction.atomic():
-            item = (
-                RepairApplication.objects.select_for_update()
-                .select_related("entry__department", "subject")
-                .get(pk=pk)
-            )
-            if item.status != RepairApplication.Status.OPEN or item.overdue_flagged_at is not None:
-                continue
-            item.overdue_flagged_at = now
-            item.save()
-            _event(
-                _lock(item.entry_id),
-                Kind.DEADLINE_MISSED,
-                actor=None,
-                at=now,
-                data={"repair_id": item.pk, "due_on": item.due_on},
-            )
-        flagged.append(selectors.overdue_item_dict(item))
+    kinds = (
+        (Objection, ("department", "subject"), "objection_id"),
+        (RepairApplication, ("entry__department", "subject"), "repair_id"),
+    )
+    for model, related, key in kinds:
+        pending = model.objects.filter(
+            status="open", due_on__lt=today, overdue_flagged_at__isnull=True
+        ).values_list("pk", flat=True)
+        for pk in list(pending):
+            with transaction.atomic():
+                item = model.objects.select_for_update().select_related(*related).get(pk=pk)
+                if item.status != "open" or item.overdue_flagged_at is not None:
+                    continue
+                item.overdue_flagged_at = now
+                item.save()
+                if item.entry_id:  # an objection may concern a record, not an entry
+                    _event(
+                        _lock(item.entry_id),
+                        Kind.DEADLINE_MISSED,
+                        actor=None,
+                        at=now,
+                        data={key: item.pk, "due_on": item.due_on},
+                    )
+            flagged.append(selectors.overdue_item_dict(item))
     if flagged:
         log.warning("%d list decisions overdue on %s", len(flagged), today)
     return flagged
