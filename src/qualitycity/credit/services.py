@@ -109,11 +109,11 @@ def evaluation_check(
     return cards, day, _candidates(cards, day)
 
 
-def evaluation_start(
+def evaluation_job(
     *, engine: str = "duckdb", as_of: Any = None, scorecard: str | None = None, user: Any = None
 ) -> Job:
-    """Check the request and queue the evaluation job."""
-    cards, day, _count = evaluation_check(engine=engine, as_of=as_of, scorecard=scorecard)
+    """Check the request and create the evaluation job (progress in percent), not yet run."""
+    _cards, day, _count = evaluation_check(engine=engine, as_of=as_of, scorecard=scorecard)
     job = job_create(
         kind="evaluate",
         title=f"Credit evaluation as of {day} ({engine})",
@@ -121,7 +121,15 @@ def evaluation_start(
         user=user,
     )
     Job.objects.filter(pk=job.pk).update(unit="%")
-    return job_enqueue(job)
+    job.unit = "%"
+    return job
+
+
+def evaluation_start(
+    *, engine: str = "duckdb", as_of: Any = None, scorecard: str | None = None, user: Any = None
+) -> Job:
+    """Check the request and queue the evaluation job."""
+    return job_enqueue(evaluation_job(engine=engine, as_of=as_of, scorecard=scorecard, user=user))
 
 
 @job_kind("evaluate")

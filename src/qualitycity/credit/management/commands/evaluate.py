@@ -10,11 +10,11 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core.errors import ApplicationError
-from qualitycity.core.jobs import job_create, job_run
+from qualitycity.core.jobs import job_run
 from qualitycity.core.models import Job
 from qualitycity.credit import engines
 from qualitycity.credit.models import EvaluationRun
-from qualitycity.credit.services import evaluation_check, run_summary
+from qualitycity.credit.services import evaluation_job, run_summary
 
 
 class Command(BaseCommand):
@@ -34,21 +34,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
-            cards, day, candidates = evaluation_check(
+            job = evaluation_job(
                 engine=opts["engine"], as_of=opts["as_of"], scorecard=opts["scorecard"]
             )
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
-        job = job_create(
-            kind="evaluate",
-            title=f"Credit evaluation as of {day} ({opts['engine']})",
-            params={
-                "engine": opts["engine"],
-                "as_of": day.isoformat(),
-                "scorecard": opts["scorecard"],
-            },
-        )
-        Job.objects.filter(pk=job.pk).update(unit="%")
         bar = None
         if not opts["no_progress"]:
             from tqdm import tqdm
