@@ -415,23 +415,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-OVERLAY = """\
-# Written by benchmarks/bench_check.py --tuned: settings the platform does not ship, to measure
-# what they would change. Not a recommendation by itself; see the benchmark's report.
-from qualitycity.settings import *  # noqa: F403
-
-DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405  (persistent SQLite connections)
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-"""
-
-
-def start_server(home: Path, port: int, workers: int, tuned: bool) -> subprocess.Popen:
+def start_server(home: Path, port: int, workers: int) -> subprocess.Popen:
     env = dict(os.environ, QUALITYCITY_HOME=str(home))
     env.pop("DATABASE_URL", None)
-    if tuned:
-        (home / "bench_tuned_settings.py").write_text(OVERLAY)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(home), env.get("PYTHONPATH")]))
-        env["DJANGO_SETTINGS_MODULE"] = "bench_tuned_settings"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -506,12 +492,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--build-only", action="store_true", help="build the home and stop")
-    parser.add_argument(
-        "--tuned",
-        action="store_true",
-        help="serve with persistent SQLite connections and an in-process cache for rate limits "
-        "(settings the platform does not ship: shows what they cost)",
-    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -549,7 +529,7 @@ def main() -> None:
 
     port = free_port()
     log(f"serving on port {port} with {args.workers} workers; {built['subjects']:,} subjects")
-    server = start_server(home, port, args.workers, args.tuned)
+    server = start_server(home, port, args.workers)
     before = Check.objects.count()
     rounds = []
     try:
@@ -615,7 +595,6 @@ def main() -> None:
             "workers": args.workers,
             "threads": 4,
             "connections": args.connections,
-            "tuned": args.tuned,
         },
         "median": {
             "trivial_rps": median(("trivial", "requests_per_second")),

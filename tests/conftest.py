@@ -13,9 +13,10 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def _isolated_home(settings, tmp_path):
-    """Kept files go to a temporary folder; jobs run at once (no worker in tests)."""
+    """Kept files, caches and rate counts go to a temporary folder; jobs run at once."""
     settings.FILES_ROOT = tmp_path / "files"
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.QUALITYCITY_RATE_COUNTER_PATH = tmp_path / "ratelimit.sqlite3"
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

@@ -99,7 +99,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections persist across requests (each server thread keeps its own): opening one costs
+    # more than most API requests (docs/benchmarks.md, check-before-act API).
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web server read while an ingestion job writes.
         "init_command": (
@@ -163,6 +166,11 @@ TASKS = {
 NINJA_PAGINATION_PER_PAGE = 50
 QUALITYCITY_PUBLIC_RATE = os.environ.get("QUALITYCITY_PUBLIC_RATE", "60/m")
 QUALITYCITY_DEFAULT_CLIENT_RATE = os.environ.get("QUALITYCITY_DEFAULT_CLIENT_RATE", "600/m")
+# How long a server process may reuse an API client it read (revocations made elsewhere take
+# effect within this time; in the same process at once).
+QUALITYCITY_API_CLIENT_CACHE_SECONDS = float(
+    os.environ.get("QUALITYCITY_API_CLIENT_CACHE_SECONDS", "5")
+)
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -178,11 +186,17 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Rate-limit counters must be shared by all server processes: a file cache under HOME does that
-# on one machine; set QUALITYCITY_REDIS_URL when several app servers share the load.
-if redis_url := os.environ.get("QUALITYCITY_REDIS_URL"):
+# Rate-limit counters (``core/ratelimit.py``) are shared by all server processes: a SQLite file
+# of their own under HOME on one machine; set QUALITYCITY_REDIS_URL when several app servers
+# share the load (the counters and the cache then live in Redis).
+QUALITYCITY_REDIS_URL = os.environ.get("QUALITYCITY_REDIS_URL", "")
+QUALITYCITY_RATE_COUNTER_PATH = HOME / "ratelimit.sqlite3"
+if QUALITYCITY_REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": QUALITYCITY_REDIS_URL,
+        }
     }
 else:
     CACHES = {

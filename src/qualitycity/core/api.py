@@ -5,20 +5,23 @@ Each app contributes a ``Router`` (``<app>/api.py``); ``qualitycity.urls`` mount
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import AuthorizationError as NinjaAuthorizationError
 from ninja.security import APIKeyCookie, HttpBearer
-from ninja.throttling import SimpleRateThrottle
+from ninja.throttling import BaseThrottle
 
-from . import context
+from . import context, ratelimit
 from .errors import ApplicationError
 from .models import ApiClient, hash_key
 
@@ -27,19 +30,61 @@ class BearerKey(HttpBearer):
     """``Authorization: Bearer <key>`` for department business systems."""
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiClient | None:
-        client = (
-            ApiClient.objects.select_related("department")
-            .filter(key_hash=hash_key(token), active=True)
-            .first()
-        )
+        client = _clients.get(hash_key(token))
         if client is None:
             return None
         # Touch at most once a minute: this is on every request's path.
         now = timezone.now()
         if client.last_used_at is None or (now - client.last_used_at).total_seconds() > 60:
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            client.last_used_at = now  # the cached object too, or every request would write
         context.bind_api_client(client)
         return client
+
+
+class _ClientCache:
+    """Active API clients by key hash, kept per process for a few seconds.
+
+    Every API request authenticates; reading the client (and its department) each time costs
+    as much as a simple endpoint. A change to a client in this process (revocation, new scopes)
+    takes effect at once; in the other server processes within
+    ``QUALITYCITY_API_CLIENT_CACHE_SECONDS``. Unknown keys are not kept, so a new key works at
+    once everywhere.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, ApiClient]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> ApiClient | None:
+        now = time.monotonic()
+        entry = self._entries.get(key_hash)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        client = (
+            ApiClient.objects.select_related("department")
+            .filter(key_hash=key_hash, active=True)
+            .first()
+        )
+        with self._lock:
+            if client is None:
+                self._entries.pop(key_hash, None)
+            else:
+                ttl = settings.QUALITYCITY_API_CLIENT_CACHE_SECONDS
+                self._entries[key_hash] = (now + ttl, client)
+        return client
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_clients = _ClientCache()
+
+
+@receiver([post_save, post_delete], sender=ApiClient)
+def _forget_clients(**_: Any) -> None:
+    _clients.clear()
 
 
 class SessionUser(APIKeyCookie):
@@ -67,45 +112,33 @@ staff_auth = [BearerKey(), SessionUser()]
 public_auth = [BearerKey(), SessionUser(), Anonymous()]
 
 
-class ActorRateThrottle(SimpleRateThrottle):
-    """Per API client (its own rate), per signed-in user, per address for the public."""
+class ActorRateThrottle(BaseThrottle):
+    """Per API client (its own rate), per signed-in user, per address for the public.
 
-    scope = "actor"
-    rate = "60/m"
+    Counted in ``core.ratelimit`` (shared by every server process). The instance is shared by
+    concurrent requests: the refused request's wait is kept per thread for ``wait()``.
+    """
 
     def __init__(self) -> None:
-        super().__init__(rate=self.rate)
+        self._waits = threading.local()
 
-    def _rate_for(self, request: HttpRequest) -> str:
+    def _rate_and_key(self, request: HttpRequest) -> tuple[str, str]:
         actor = getattr(request, "auth", None)
         if isinstance(actor, ApiClient):
-            return actor.rate_limit or settings.QUALITYCITY_DEFAULT_CLIENT_RATE
+            rate = actor.rate_limit or settings.QUALITYCITY_DEFAULT_CLIENT_RATE
+            return rate, f"api:client{actor.pk}"
         if actor is not None and getattr(actor, "is_authenticated", False):
-            return settings.QUALITYCITY_DEFAULT_CLIENT_RATE
-        return settings.QUALITYCITY_PUBLIC_RATE
-
-    def get_cache_key(self, request: HttpRequest) -> str:
-        actor = getattr(request, "auth", None)
-        if isinstance(actor, ApiClient):
-            ident = f"client{actor.pk}"
-        elif actor is not None and getattr(actor, "is_authenticated", False):
-            ident = f"user{actor.pk}"
-        else:
-            ident = f"ip{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            return settings.QUALITYCITY_DEFAULT_CLIENT_RATE, f"api:user{actor.pk}"
+        return settings.QUALITYCITY_PUBLIC_RATE, f"api:ip{ratelimit.client_ip(request)}"
 
     def allow_request(self, request: HttpRequest) -> bool:
-        # Instances are shared between requests: compute the limit into locals, not self.
-        num, duration = self.parse_rate(self._rate_for(request))
-        key = self.get_cache_key(request)
-        now = time.time()
-        history = [t for t in self.cache.get(key, []) if t > now - duration]
-        if len(history) >= num:
-            self.history, self.now, self.num_requests, self.duration = history, now, num, duration
-            return False
-        history.insert(0, now)
-        self.cache.set(key, history, duration)
-        return True
+        rate, key = self._rate_and_key(request)
+        decision = ratelimit.hit(key, rate)
+        self._waits.seconds = decision.retry_after
+        return decision.allowed
+
+    def wait(self) -> float | None:
+        return getattr(self._waits, "seconds", None)
 
 
 api = NinjaAPI(

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from qualitycity.core import context
+from qualitycity.core.writeturn import database_write
 
 from .models import Check, CheckHit
 
@@ -154,9 +155,13 @@ def insert(rows: Sequence[Row], hits: Sequence[list[HitSpec]]) -> list[int]:
 def write(rows: Sequence[Row], hits: Sequence[list[HitSpec]]) -> list[int]:
     """Log checks in one transaction (the caller's, if there is one); the ids in row order.
 
-    A single check without lists is one statement, committed by itself.
+    Outside a caller's transaction the write waits for its turn (``core.writeturn``) before it
+    begins, and a single check without lists is one statement, committed by itself.
     """
-    if len(rows) == 1 and not hits[0] and not connection.in_atomic_block:
+    if connection.in_atomic_block:
         return insert(rows, hits)
-    with transaction.atomic():
-        return insert(rows, hits)
+    with database_write():
+        if len(rows) == 1 and not hits[0]:
+            return insert(rows, hits)
+        with transaction.atomic():
+            return insert(rows, hits)

@@ -238,16 +238,15 @@ def check_batch_run(
         ans = selectors.answer(found[code], scenario=scenario, on=day)
         answers.append(ans)
         logged.append((ans, found[code]))
-    with transaction.atomic():
-        ids = _log(
-            checker,
-            scenario=scenario,
-            on=day,
-            version=version,
-            answers=[a for a, _ in logged],
-            looked=[lk for _, lk in logged],
-            batch=True,
-        )
+    ids = _log(  # one transaction (checklog.write)
+        checker,
+        scenario=scenario,
+        on=day,
+        version=version,
+        answers=[a for a, _ in logged],
+        looked=[lk for _, lk in logged],
+        batch=True,
+    )
     for (ans, _), check_id in zip(logged, ids, strict=True):
         ans["check_id"] = check_id
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from gunicorn.glogging import Logger
 
 from qualitycity.core.logging import install_access_log_filter
+from qualitycity.core.writeturn import start_background_checkpoints
 
 
 class Command(BaseCommand):
@@ -59,6 +61,7 @@ class Command(BaseCommand):
                 self.cfg.set("accesslog", "-")
                 self.cfg.set("logger_class", RedactingLogger)
                 self.cfg.set("proc_name", "qualitycity")
+                self.cfg.set("post_fork", _after_fork)
 
             def load(self):
                 return application
@@ -75,6 +78,16 @@ class RedactingLogger(Logger):
     def setup(self, cfg) -> None:
         super().setup(cfg)
         install_access_log_filter(self)
+
+
+def _after_fork(server, worker) -> None:
+    """Keep the objects loaded before the fork (Django, the apps, the catalogues) out of the
+    collector's full passes: they live as long as the worker, and scanning them stalls every
+    request the worker is serving. On SQLite, checkpoints go to a background thread
+    (``core.writeturn``). See docs/benchmarks.md, check-before-act API."""
+    gc.freeze()
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        start_background_checkpoints(str(settings.DATABASES["default"]["NAME"]))
 
 
 def _stop(proc: subprocess.Popen) -> None:
