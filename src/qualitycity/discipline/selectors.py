@@ -21,7 +21,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from qualitycity.lists import catalogue as lists_catalogue
-from qualitycity.lists.models import ListEntry, ListEntryEvent
+from qualitycity.lists.models import DataVersion, ListEntry
 from qualitycity.lists.selectors import entries_in_force, in_force_q
 from qualitycity.subjects.models import Subject
 
@@ -71,24 +71,22 @@ def _table(model: Any) -> str:
 
 
 def _version_sql() -> str:
-    # Both maxima are read from the primary-key index: cheap on every backend. Every change of
-    # an entry goes through lists.services, which writes an event with it.
-    return (
-        f"(SELECT MAX(id) FROM {_table(ListEntry)}), (SELECT MAX(id) FROM {_table(ListEntryEvent)})"
-    )
+    # One row read by its primary key: cheap on every backend. Every change of a list entry
+    # goes through lists.services, which raises the counter in the same transaction.
+    return f"(SELECT n FROM {_table(DataVersion)} WHERE id = 1)"
 
 
-def version_string(cat: Catalogue, max_entry: int | None, max_event: int | None) -> str:
-    """``<catalogue digest>.<last entry id>.<last event id>``: changes whenever the measures
-    catalogue, the list catalogue, or any list entry or its history changes."""
-    return f"{cat.digest}.{max_entry or 0}.{max_event or 0}"
+def version_string(cat: Catalogue, counter: int | None) -> str:
+    """``<catalogue digest>.<list data counter>``: changes whenever the measures catalogue, the
+    list catalogue, or any list entry or its history changes (``lists.models.DataVersion``)."""
+    return f"{cat.digest}.{counter or 0}"
 
 
 def data_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {_version_sql()}")
-        max_entry, max_event = cursor.fetchone()
-    return version_string(catalogue(), max_entry, max_event)
+        (counter,) = cursor.fetchone()
+    return version_string(catalogue(), counter)
 
 
 # --- the single check: one statement ------------------------------------------------------------
@@ -132,9 +130,9 @@ def lookup_one(code: str, on: dt.date) -> tuple[Looked, str]:
     first = rows[0]
     looked = Looked(code=code, subject_id=first[0], subject_kind=first[1])
     for row in rows:
-        if row[4] is not None:
-            looked.entries.append(EntryRow(row[4], row[5], row[6], row[7], row[8]))
-    return looked, version_string(catalogue(), first[2], first[3])
+        if row[3] is not None:
+            looked.entries.append(EntryRow(*row[3:8]))
+    return looked, version_string(catalogue(), first[2])
 
 
 # --- many subjects ------------------------------------------------------------------------------

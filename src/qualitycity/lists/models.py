@@ -262,3 +262,18 @@ class RepairApplication(ChangeLoggedModel):
         from .selectors import restrict_requests
 
         return restrict_requests(qs, user, action, department_field="entry__department_id")
+
+
+class DataVersion(models.Model):
+    """One counter, raised in the same transaction as every event of every list entry.
+
+    The check-before-act answer names the data it was made from by this number. A counter, not
+    the largest event id: on PostgreSQL ids are handed out when rows are inserted but become
+    visible when their transactions commit, in any order; the counter's row lock makes the
+    writers of list data commit in the order of their numbers.
+    """
+
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.n)

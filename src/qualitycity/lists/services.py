@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from qualitycity.core import context
@@ -52,7 +52,7 @@ from .catalogue import (
     period_rule_on,
     publication_period,
 )
-from .models import ListEntry, ListEntryEvent, Objection, RepairApplication
+from .models import DataVersion, ListEntry, ListEntryEvent, Objection, RepairApplication
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,12 @@ def _who(actor: Any) -> dict[str, Any]:
     return {"actor": user, "api_client": ctx.api_client}
 
 
+def data_version_raise() -> None:
+    """Raise the list data's version counter (``DataVersion``) in the caller's transaction."""
+    if not DataVersion.objects.filter(pk=1).update(n=models.F("n") + 1):
+        DataVersion.objects.get_or_create(pk=1, defaults={"n": 1})
+
+
 def _event(
     entry: ListEntry,
     kind: str,
@@ -183,6 +189,7 @@ def _event(
     data: dict[str, Any] | None = None,
 ) -> ListEntryEvent:
     ctx = context.current()
+    data_version_raise()
     return ListEntryEvent.objects.create(
         entry=entry,
         kind=kind,
@@ -506,6 +513,7 @@ def _propose_many(
                 )
                 for e in saved:
                     e.pk = e.id = ids.get(e.subject_id)
+            data_version_raise()
             ListEntryEvent.objects.bulk_create(
                 [
                     ListEntryEvent(
