@@ -45,7 +45,9 @@ def officer(make_user):
 
 def publish(list_code: str, subject: Subject, actor, *, on: dt.date) -> ListEntry:
     start = on - dt.timedelta(days=30)
-    who = "当事人" if subject.kind == Subject.Kind.PERSON else subject.name
+    # A person's reason names them in full, as staff write it; the public must not read it so.
+    person = subject.kind == Subject.Kind.PERSON
+    who = f"{subject.name}（{subject.code}）" if person else subject.name
     entry = services.entry_propose(
         list_code=list_code, subject=subject, reason=f"{who}的列入理由", actor=actor, on=start
     )
@@ -93,7 +95,9 @@ def test_a_list_shows_its_entries_in_force_persons_masked(client, city, entries)
     # The natural person: masked name and ID number, never in full, not even in a link.
     assert "欧***" in text and "欧阳失信" not in text
     assert city["person"].code not in text
-    assert city["person"].code[:6] + "********" + city["person"].code[-4:] in text
+    masked_code = city["person"].code[:6] + "********" + city["person"].code[-4:]
+    assert masked_code in text
+    assert f"欧***（{masked_code}）的列入理由" in text  # the free-text reason masked too
     # The enterprise, with a link to its public credit file, reason, basis and dates.
     assert city["firm"].name in text
     assert reverse("portal:credit_file", args=[city["firm"].code]) in text

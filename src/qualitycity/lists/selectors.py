@@ -21,7 +21,11 @@ from django.utils import timezone
 from qualitycity.core.errors import NotFound, ValidationFailed
 from qualitycity.core.models import ApiClient, Role
 from qualitycity.core.permissions import has_scope, is_staff_actor
-from qualitycity.subjects.identifiers import mask_person_name, mask_resident_id
+from qualitycity.subjects.identifiers import (
+    mask_person_name,
+    mask_personal_text,
+    mask_resident_id,
+)
 from qualitycity.subjects.models import Subject
 
 from .catalogue import ListDef, get_list, lists, period_rule_on
@@ -198,11 +202,16 @@ def public_entry_dict(entry: ListEntry) -> dict[str, Any]:
         "subject": subject_brief(entry.subject, masked=True),
         "department": entry.department.code,
         "department_name": entry.department.name,
-        "reason": entry.reason,
+        # Free text written by staff: ID numbers and a natural person's own name are masked.
+        "reason": mask_personal_text(entry.reason, person_names=_person_names(entry.subject)),
         "legal_basis": entry.legal_basis,
         "published_on": entry.published_on,
         "publication_ends_on": entry.publication_ends_on,
     }
+
+
+def _person_names(subject: Subject) -> tuple[str, ...]:
+    return (subject.name,) if subject.kind == Subject.Kind.PERSON else ()
 
 
 def entry_dict(entry: ListEntry, *, masked: bool) -> dict[str, Any]:

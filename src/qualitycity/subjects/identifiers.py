@@ -432,3 +432,16 @@ def mask_person_name(name: object) -> str:
         rest = (c if c in _NAME_SEPARATORS else "*" for c in text[1:] if not c.isspace())
         return text[0] + "".join(rest)
     return _WORD_TAIL.sub("*", text)
+
+
+def mask_personal_text(text: object, *, person_names: tuple[str, ...] = ()) -> str:
+    """Free text (a reason, a remark) as the public may read it: every resident ID number
+    masked, and each given natural person's name replaced by its masked form."""
+    from qualitycity.core.logging import redact
+
+    value = redact("" if text is None else str(text))
+    for name in person_names:
+        name = (name or "").strip()
+        if len(name) >= 2:
+            value = value.replace(name, mask_person_name(name))
+    return value
