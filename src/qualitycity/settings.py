@@ -156,6 +156,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- jobs -----------------------------------------------------------------------------------
 # Jobs are stored in the operational database; `qualitycity serve` starts a worker beside the
 # web server (embedded default), production runs `qualitycity worker` as its own process.
+# Daily jobs (core/schedule.py) start from this local time, once a day, in the job worker.
+QUALITYCITY_DAILY_AT = os.environ.get("QUALITYCITY_DAILY_AT", "01:00")
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("QUALITYCITY_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),

@@ -395,3 +395,22 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class ScheduledRun(models.Model):
+    """One run of a daily job (``core.schedule``): at most one per name and day, whichever
+    worker gets there first."""
+
+    name = models.CharField(max_length=60)
+    day = models.DateField()
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "day"], name="one_scheduled_run_a_day")
+        ]
+        ordering = ["-day", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.day}"

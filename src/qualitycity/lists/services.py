@@ -39,6 +39,7 @@ from qualitycity.core.errors import (
 from qualitycity.core.jobs import job_create, job_enqueue, job_kind
 from qualitycity.core.models import ApiClient, Department, Job, ObjectChange, Role, User
 from qualitycity.core.permissions import has_scope, is_staff_actor
+from qualitycity.core.schedule import daily
 from qualitycity.records.models import Record
 from qualitycity.records.workdays import calendar
 from qualitycity.subjects.models import Subject
@@ -767,6 +768,11 @@ def entries_expire_start(*, actor: Any = None, today: dt.date | None = None) -> 
     )
     Job.objects.filter(pk=job.pk).update(unit="entries")
     return job_enqueue(job)
+
+
+@daily("lists_expire", "end publications whose period has run out; flag missed deadlines")
+def _expire_daily(day: dt.date) -> Job:
+    return entries_expire_start(today=day)
 
 
 @job_kind("lists_expire")
