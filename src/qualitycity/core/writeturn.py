@@ -8,26 +8,17 @@ for each other on a lock that wakes the next one as soon as the previous one is 
 lock within a process and an ``flock`` on a file beside the database between processes.
 
 Only the request path's small writes use it; jobs and imports keep SQLite's own handling.
-The web server's processes also leave checkpoints of the write-ahead log to a background
-thread (``start_background_checkpoints``), so that no request waits for a checkpoint's copy
-and sync — neither its own nor one made by the writer ahead of it in the queue.
 """
 
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection
-from django.db.backends.signals import connection_created
-
-log = logging.getLogger(__name__)
 
 
 class WriteTurn:
@@ -76,38 +67,3 @@ def database_write() -> Iterator[None]:
         return
     with turn_for(str(connection.settings_dict["NAME"]))():
         yield
-
-
-# --- checkpoints off the request path ------------------------------------------------------------
-
-_background = {"on": False}
-
-
-def _no_automatic_checkpoint(sender, connection, **kwargs) -> None:
-    if _background["on"] and connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
-
-
-connection_created.connect(_no_automatic_checkpoint)
-
-
-def start_background_checkpoints(path: str, *, every: float = 0.5) -> None:
-    """In this process, connections made from now on leave checkpoints to a daemon thread.
-
-    The thread runs a PASSIVE checkpoint (it never blocks readers or writers) every ``every``
-    seconds on its own connection; SQLite releases Python's lock while it copies and syncs.
-    Other processes (the job worker, commands) keep SQLite's automatic checkpoints.
-    """
-    _background["on"] = True
-
-    def run() -> None:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        while True:
-            time.sleep(every)
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error:  # busy or locked: the next round will do it
-                log.debug("background checkpoint skipped", exc_info=True)
-
-    threading.Thread(target=run, name="sqlite-checkpoint", daemon=True).start()

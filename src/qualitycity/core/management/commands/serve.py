@@ -15,7 +15,6 @@ from django.db.migrations.executor import MigrationExecutor
 from gunicorn.glogging import Logger
 
 from qualitycity.core.logging import install_access_log_filter
-from qualitycity.core.writeturn import start_background_checkpoints
 
 
 class Command(BaseCommand):
@@ -83,11 +82,8 @@ class RedactingLogger(Logger):
 def _after_fork(server, worker) -> None:
     """Keep the objects loaded before the fork (Django, the apps, the catalogues) out of the
     collector's full passes: they live as long as the worker, and scanning them stalls every
-    request the worker is serving. On SQLite, checkpoints go to a background thread
-    (``core.writeturn``). See docs/benchmarks.md, check-before-act API."""
+    request the worker is serving. See docs/benchmarks.md, check-before-act API."""
     gc.freeze()
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        start_background_checkpoints(str(settings.DATABASES["default"]["NAME"]))
 
 
 def _stop(proc: subprocess.Popen) -> None:
