@@ -105,7 +105,12 @@ def plans_list(request: HttpRequest):
     return selectors.plan_rows(actor=request.auth)
 
 
-@router.post("/plans", operation_id="supervision_plan_create", summary="Create a plan")
+@router.post(
+    "/plans",
+    operation_id="supervision_plan_create",
+    response={201: dict[str, Any]},
+    summary="Create a plan",
+)
 def plan_create(request: HttpRequest, payload: PlanIn):
     require_scope(request.auth, "supervision.plan")
     plan = services.plan_create(
@@ -132,7 +137,12 @@ def plan_get(request: HttpRequest, plan_id: int):
     return selectors.plan_dict(selectors.plan_get(actor=request.auth, pk=plan_id), draws=True)
 
 
-@router.post("/plans/{plan_id}/draw", operation_id="supervision_plan_draw", summary="Draw")
+@router.post(
+    "/plans/{plan_id}/draw",
+    operation_id="supervision_plan_draw",
+    response={201: dict[str, Any]},
+    summary="Draw",
+)
 def plan_draw(request: HttpRequest, plan_id: int, payload: DrawIn):
     """Every draw is recorded; drawing again needs a reason (400 ``reason_required``) and is
     refused once results were entered (409 ``results_entered``)."""
@@ -163,6 +173,7 @@ def tasks_list(request: HttpRequest, plan_id: int, filters: Query[TaskFilter]):
 @router.post(
     "/plans/{plan_id}/tasks/{number}/results",
     operation_id="supervision_result_enter",
+    response={201: dict[str, Any]},
     summary="Enter a department's result of a task",
 )
 def result_enter(request: HttpRequest, plan_id: int, number: int, payload: ResultIn):
@@ -214,7 +225,12 @@ def commitments_list(request: HttpRequest):
     return [_commitment_out(c) for c in selectors.commitments(actor=actor)[:500]]
 
 
-@router.post("/commitments", operation_id="supervision_commitment_sign", summary="Sign")
+@router.post(
+    "/commitments",
+    operation_id="supervision_commitment_sign",
+    response={201: dict[str, Any]},
+    summary="Sign",
+)
 def commitment_sign(request: HttpRequest, payload: CommitmentIn):
     require_scope(request.auth, "supervision.report")
     subject = subject_get(code=payload.subject) if payload.subject else None
@@ -252,7 +268,12 @@ def incidents_list(request: HttpRequest):
     return [_incident_out(r) for r in selectors.incidents(actor=actor)[:500]]
 
 
-@router.post("/incidents", operation_id="supervision_incident_report", summary="Report")
+@router.post(
+    "/incidents",
+    operation_id="supervision_incident_report",
+    response={201: dict[str, Any]},
+    summary="Report",
+)
 def incident_report(request: HttpRequest, payload: IncidentIn):
     require_scope(request.auth, "supervision.report")
     r = services.incident_report(
