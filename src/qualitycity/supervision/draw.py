@@ -29,6 +29,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import itemgetter
+from typing import NamedTuple
 
 ALGORITHM = "qualitycity-draw/1 (CPython random.Random MT19937)"
 CLASSES = ("A", "B", "C", "D")
@@ -43,16 +45,14 @@ class SnapshotError(ValueError):
     """A stored snapshot that cannot be parsed."""
 
 
-@dataclass(frozen=True, slots=True)
-class PoolSubject:
+class PoolSubject(NamedTuple):
     id: int
     risk_class: str
     district: str = ""
     last: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PoolInspector:
+class PoolInspector(NamedTuple):
     id: int
     department: str
     district: str = ""
@@ -114,22 +114,25 @@ class Outcome:
 
 def subjects_bytes(subjects: Iterable[PoolSubject]) -> bytes:
     """One line per subject in ascending id: ``id TAB class TAB district TAB last,...``."""
-    rows = sorted(subjects, key=lambda s: s.id)
+    rows = sorted(subjects, key=_by_id)
     body = "".join(
-        f"{s.id}\t{s.risk_class}\t{s.district}\t{','.join(map(str, sorted(s.last)))}\n"
+        f"{s[0]}\t{s[1]}\t{s[2]}\t{','.join(map(str, sorted(s[3]))) if s[3] else ''}\n"
         for s in rows
     )
     return SUBJECT_HEADER + body.encode()
 
 
 def inspectors_bytes(inspectors: Iterable[PoolInspector]) -> bytes:
-    rows = sorted(inspectors, key=lambda i: i.id)
+    rows = sorted(inspectors, key=_by_id)
     body = "".join(
         f"{i.id}\t{i.department}\t{i.district}\t{','.join(sorted(i.qualifications))}\t"
         f"{','.join(map(str, sorted(i.conflicts)))}\n"
         for i in rows
     )
     return INSPECTOR_HEADER + body.encode()
+
+
+_by_id = itemgetter(0)
 
 
 def digest(data: bytes) -> str:
@@ -202,9 +205,9 @@ def draw(
     rng = random.Random(seed)
     by_class: dict[str, list[int]] = {c: [] for c in CLASSES}
     info: dict[int, PoolSubject] = {}
-    for s in sorted(subjects, key=lambda s: s.id):
-        by_class.setdefault(s.risk_class, []).append(s.id)
-        info[s.id] = s
+    for s in sorted(subjects, key=_by_id):
+        by_class.setdefault(s[1], []).append(s[0])
+        info[s[0]] = s
     outcome = Outcome()
     chosen_ids: list[int] = []
     for cls in CLASSES:
@@ -215,7 +218,7 @@ def draw(
         outcome.class_counts[cls] = [len(ids), k]
     chosen_ids.sort()
 
-    pool = sorted(inspectors, key=lambda i: i.id)
+    pool = sorted(inspectors, key=_by_id)
     items = sorted(params.items, key=lambda i: i.department)
     per_item: list[list[PoolInspector]] = [
         [

@@ -240,7 +240,9 @@ class InspectionTask(models.Model):
         UNSTAFFED = "unstaffed", _("Cannot be staffed")
         DONE = "done", _("Results entered")
 
-    draw = models.ForeignKey(DrawAttempt, on_delete=models.CASCADE, related_name="tasks")
+    draw = models.ForeignKey(
+        DrawAttempt, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     plan = models.ForeignKey(
         InspectionPlan, on_delete=models.CASCADE, related_name="tasks", db_index=False
     )
@@ -254,17 +256,20 @@ class InspectionTask(models.Model):
 
     class Meta:
         ordering = ["draw", "number"]
-        indexes = [
-            models.Index(fields=["plan", "number"], name="task_plan_number"),
-            models.Index(fields=["subject"], name="task_subject"),
+        # Few indexes: a draw bulk-inserts up to hundreds of thousands of tasks.
+        constraints = [
+            models.UniqueConstraint(fields=["draw", "number"], name="unique_task_number")
         ]
+        indexes = [models.Index(fields=["subject"], name="task_subject")]
 
     def __str__(self) -> str:
         return f"{self.plan_id}/{self.number}"
 
 
 class TaskAssignment(models.Model):
-    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(
+        InspectionTask, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     inspector = models.ForeignKey(Inspector, on_delete=models.PROTECT, related_name="+")
     position = models.PositiveSmallIntegerField()
 

@@ -615,15 +615,23 @@ def build_pools(
     """Read both pools: one query for the subjects, one for the classes of the latest run."""
     from qualitycity.credit.models import EvaluationResult
 
-    rows = list(_subject_pool_query(plan).order_by().values_list("id", "district"))
     run = _latest_class_run()
-    classes: dict[int, str] = {}
+    sql, params = (
+        _subject_pool_query(plan).order_by().values_list("id", "district").query.sql_with_params()
+    )
     if run is not None:
-        classes = dict(
-            EvaluationResult.objects.filter(run=run)
-            .order_by()
-            .values_list("subject_id", "risk_class")
+        # One query: the pool joined to the classes of the latest run (unique on run, subject).
+        sql = (
+            f"SELECT p.id, p.district, r.risk_class FROM ({sql}) p "  # noqa: S608
+            f"LEFT JOIN {EvaluationResult._meta.db_table} r "
+            "ON r.run_id = %s AND r.subject_id = p.id"
         )
+        params = (*params, run.pk)
+    else:
+        sql = f"SELECT p.id, p.district, NULL FROM ({sql}) p"  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
     # The inspectors of each subject's last inspection carried out (a task with a result).
     last: dict[int, tuple[int, set[int]]] = {}
     done = InspectionTask.objects.filter(status=InspectionTask.Status.DONE).exclude(plan=plan)
@@ -641,11 +649,11 @@ def build_pools(
     subjects = [
         drawing.PoolSubject(
             sid,
-            classes.get(sid, default),
+            cls or default,
             district or "",
             tuple(sorted(last[sid][1])) if sid in last else (),
         )
-        for sid, district in rows
+        for sid, district, cls in rows
     ]
     departments = list(plan.items.values_list("department_id", flat=True))
     conflicts: dict[int, set[int]] = defaultdict(set)
