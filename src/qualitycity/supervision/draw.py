@@ -46,6 +46,9 @@ class SnapshotError(ValueError):
 
 
 class PoolSubject(NamedTuple):
+    """One subject of the pool. Plain ``(id, class, district, last)`` tuples are accepted too
+    (the services build a million of them: tuples are cheaper)."""
+
     id: int
     risk_class: str
     district: str = ""
@@ -150,7 +153,7 @@ def parse_subjects(data: bytes) -> list[PoolSubject]:
     for n, line in enumerate(data[len(SUBJECT_HEADER) :].decode().splitlines(), start=2):
         try:
             sid, cls, district, last = line.split("\t")
-            out.append(PoolSubject(int(sid), cls, district, tuple(_ints(last))))
+            out.append((int(sid), cls, district, tuple(_ints(last))))
         except ValueError as exc:
             raise SnapshotError(f"subject pool snapshot line {n}: {line!r}") from exc
     return out
@@ -236,16 +239,16 @@ def draw(
 
     for sid in chosen_ids:
         s = info[sid]
-        last = frozenset(s.last)
+        last = frozenset(s[3])
         chosen: list[PoolInspector] = []
         taken: set[int] = set()
 
-        def ok(i: PoolInspector, s=s, last=last, taken=taken) -> bool:
+        def ok(i: PoolInspector, s=s, sid=sid, last=last, taken=taken) -> bool:
             return (
                 i.id not in taken
-                and s.id not in i.conflicts
+                and sid not in i.conflicts
                 and i.id not in last
-                and not (avoid_home and i.district and i.district == s.district)
+                and not (avoid_home and i.district and i.district == s[2])
             )
 
         reason = ""
@@ -265,6 +268,6 @@ def draw(
             chosen.append(c)
             taken.add(c.id)
         outcome.tasks.append(
-            DrawnTask(sid, s.risk_class, () if reason else tuple(c.id for c in chosen), reason)
+            DrawnTask(sid, s[1], () if reason else tuple(c.id for c in chosen), reason)
         )
     return outcome

@@ -647,12 +647,7 @@ def build_pools(
             cur[1].add(inspector_id)
     default = plan.default_class
     subjects = [
-        drawing.PoolSubject(
-            sid,
-            cls or default,
-            district or "",
-            tuple(sorted(last[sid][1])) if sid in last else (),
-        )
+        (sid, cls or default, district or "", tuple(sorted(last[sid][1])) if sid in last else ())
         for sid, district, cls in rows
     ]
     departments = list(plan.items.values_list("department_id", flat=True))
