@@ -201,7 +201,7 @@ class DrawAttempt(models.Model):
     plan = models.ForeignKey(InspectionPlan, on_delete=models.PROTECT, related_name="draws")
     number = models.PositiveIntegerField()
     seed = models.CharField(max_length=40, help_text="hex of the 128-bit seed")
-    algorithm = models.CharField(max_length=40)
+    algorithm = models.CharField(max_length=100)
     parameters = models.JSONField(encoder=DjangoJSONEncoder)
     class_run = models.ForeignKey(
         "credit.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
