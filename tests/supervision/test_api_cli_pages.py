@@ -247,3 +247,102 @@ def test_staff_pages(client, joint_plan, make_user, city):
     assert r.status_code == 302
     assert city[3].commitments.count() == 1
     assert client.get(f"/supervision/plans/{pid}/").status_code == 403
+
+
+def test_inspector_pool_cli_api_and_page(client, city, api_key, make_user):
+    out = json.loads(
+        run(
+            "inspector-add",
+            "MA001",
+            "--name",
+            "王建国",
+            "--department",
+            "market",
+            "--qualification",
+            "food",
+            "--district",
+            "370202",
+            "--json",
+        )
+    )
+    assert out["qualifications"] == ["food"] and out["department"] == "market"
+    with pytest.raises(CommandError, match="duplicate_badge"):
+        run("inspector-add", "MA001", "--name", "x", "--department", "market")
+    assert "MA001" in run("conflict", "MA001", city[0].code, "--reason", "亲属")
+    rows = json.loads(run("inspectors", "--json"))
+    assert rows == [
+        {
+            "badge_no": "MA001",
+            "name": "王建国",
+            "department": "market",
+            "qualifications": ["food"],
+            "district": "370202",
+            "active": True,
+            "user": None,
+            "conflicts": 1,
+        }
+    ]
+    key = api_key(["supervision.read", "supervision.plan"], department="health")
+    body = {"badge_no": "MA002", "name": "李", "department": "market"}
+    r = client.post(
+        "/api/v1/supervision/inspectors", body, content_type="application/json", **bearer(key)
+    )
+    assert r.status_code == 403 and r.json()["code"] == "forbidden_department"
+    body["department"] = "health"
+    r = client.post(
+        "/api/v1/supervision/inspectors", body, content_type="application/json", **bearer(key)
+    )
+    assert r.status_code == 201
+    assert [
+        i["badge_no"] for i in client.get("/api/v1/supervision/inspectors", **bearer(key)).json()
+    ] == ["MA002"]
+    officer = make_user("mk", role=Role.DATA_OFFICER, department="market")
+    client.login(username=officer.username, password=PASSWORD)
+    r = client.post(
+        "/supervision/inspectors/",
+        {
+            "add": "1",
+            "i-badge_no": "MA003",
+            "i-name": "赵",
+            "i-department": "market",
+            "i-qualifications": "food, product",
+        },
+    )
+    assert r.status_code == 302
+    page = client.get("/supervision/inspectors/").content.decode()
+    assert "MA003" in page and "MA001" in page and "MA002" not in page
+
+
+def test_commitments_and_overdue_commands(enterprise, joint_plan):
+    out = StringIO()
+    call_command("commitments", "templates", "--json", stdout=out)
+    assert {t["code"] for t in json.loads(out.getvalue())} == {
+        "licence_application",
+        "subsidy_application",
+        "public_integrity",
+    }
+    services.commitment_sign(actor=enterprise, template="public_integrity")
+    out = StringIO()
+    call_command("commitments", "list", "--json", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert len(rows) == 1 and rows[0]["status"] == "in_force"
+    out = StringIO()
+    call_command("commitments", "check", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"broken": 0, "ended": 0}
+    services.plan_draw(plan=joint_plan, actor=None)
+    import datetime as dt
+
+    from qualitycity.core.models import Department
+
+    task = InspectionTask.objects.filter(plan=joint_plan).first()
+    services.result_enter(
+        task=task,
+        actor=None,
+        outcome="conforming",
+        inspected_on=timezone.localdate() - dt.timedelta(days=60),
+        department=Department.objects.get(code="market"),
+        publish=False,
+    )
+    data = json.loads(run("overdue", "--json"))
+    assert data["flagged"] == 1 and data["late"][0]["task"] == task.number
+    assert "0 result(s) newly flagged; 1 late in all." in run("overdue")

@@ -306,3 +306,48 @@ def incident_triage(request: HttpRequest, incident_id: int, payload: TriageIn):
         close=payload.close,
     )
     return _incident_out(r)
+
+
+class InspectorIn(Schema):
+    badge_no: str
+    name: str
+    department: str
+    qualifications: list[str] = []
+    district: str = ""
+
+
+def _inspector_out(i) -> dict[str, Any]:
+    return {
+        "badge_no": i.badge_no,
+        "name": i.name,
+        "department": i.department.code,
+        "qualifications": i.qualifications,
+        "district": i.district,
+        "active": i.active,
+    }
+
+
+@router.get("/inspectors", operation_id="supervision_inspectors", summary="The inspector pool")
+def inspectors_list(request: HttpRequest):
+    require_scope(request.auth, "supervision.read")
+    return [_inspector_out(i) for i in selectors.inspectors(actor=request.auth)[:5000]]
+
+
+@router.post(
+    "/inspectors",
+    operation_id="supervision_inspector_create",
+    response={201: dict[str, Any]},
+    summary="Add an inspector (the own department's)",
+)
+def inspector_create(request: HttpRequest, payload: InspectorIn):
+    require_scope(request.auth, "supervision.plan")
+    dept = _department(payload.department)
+    i = services.inspector_create(
+        actor=request.auth,
+        badge_no=payload.badge_no,
+        name=payload.name,
+        department=dept,
+        qualifications=payload.qualifications,
+        district=payload.district,
+    )
+    return Status(201, _inspector_out(i))

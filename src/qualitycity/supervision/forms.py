@@ -172,3 +172,27 @@ class TriageForm(forms.Form):
     follow_up = forms.CharField(label=_("Follow-up"), widget=forms.Textarea(attrs={"rows": 2}))
     recall_needed = forms.BooleanField(label=_("Recall needed"), required=False)
     close = forms.BooleanField(label=_("Close the report"), required=False)
+
+
+class InspectorForm(forms.Form):
+    badge_no = forms.CharField(label=_("Badge number"), max_length=30)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    department = forms.ChoiceField(label=_("Department"))
+    qualifications = forms.CharField(
+        label=_("Qualifications"), required=False, help_text=_("Codes, separated by commas.")
+    )
+    district = forms.CharField(label=_("Home district"), max_length=6, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = _inspection_departments()
+
+    def clean_qualifications(self) -> list[str]:
+        raw = self.cleaned_data.get("qualifications") or ""
+        return [q.strip() for q in raw.replace("，", ",").split(",") if q.strip()]
+
+
+class ConflictForm(forms.Form):
+    badge_no = forms.CharField(label=_("Badge number"), max_length=30)
+    subject = forms.CharField(label=_("Subject (code)"), max_length=18)
+    reason = forms.CharField(label=_("Reason"), max_length=200)

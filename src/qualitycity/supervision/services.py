@@ -216,6 +216,15 @@ def actor_department(actor: Any) -> Department | None:
     return getattr(actor, "department", None)
 
 
+def _check_own_department(actor: Any, department_id: int) -> None:
+    """City-wide roles and the command line act for any department; others for their own."""
+    if actor is None or actor.is_citywide:
+        return
+    own = actor_department(actor)
+    if own is None or own.pk != department_id:
+        raise PermissionDenied("This belongs to another department.", code="forbidden_department")
+
+
 def _bound_subject(actor: Any, subject: Subject | None) -> Subject:
     """The subject an enterprise user acts for; staff (or the CLI) name the subject."""
     if actor is not None and getattr(actor, "role", None) == Role.ENTERPRISE:
@@ -445,6 +454,9 @@ def inspector_create(
     user: Any = None,
 ) -> Inspector:
     _check_scope(actor, "supervision.plan")
+    _check_own_department(actor, department.pk)
+    if not badge_no.strip() or not name.strip():
+        raise ValidationFailed("Give the badge number and the name.", code="details_required")
     if user is not None and user.role != Role.INSPECTOR:
         raise ValidationFailed(
             "Only a user with the inspector role can be linked to an inspector.",
@@ -468,6 +480,7 @@ def conflict_declare(
     *, actor: Any, inspector: Inspector, subject: Subject, reason: str
 ) -> ConflictOfInterest:
     _check_scope(actor, "supervision.plan")
+    _check_own_department(actor, inspector.department_id)
     if not reason.strip():
         raise ValidationFailed("Give the reason of the conflict.", code="reason_required")
     c, _ = ConflictOfInterest.objects.get_or_create(

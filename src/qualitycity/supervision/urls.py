@@ -16,4 +16,5 @@ urlpatterns = [
     path("incidents/", views.incidents, name="incidents"),
     path("incidents/<int:pk>/", views.incident, name="incident"),
     path("commitments/", views.commitments, name="commitments"),
+    path("inspectors/", views.inspectors, name="inspectors"),
 ]

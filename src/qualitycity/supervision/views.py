@@ -364,3 +364,62 @@ def commitments(request: HttpRequest) -> HttpResponse:
             "departments": {d.code: d.name for d in Department.objects.all()},
         },
     )
+
+
+@login_required
+def inspectors(request: HttpRequest) -> HttpResponse:
+    """The inspector pool of the actor's departments, adding inspectors, declared conflicts."""
+    from .models import Inspector
+
+    user = request.user
+    _require(user, "supervision.read")
+    can_plan = has_scope(user, "supervision.plan")
+    add_form = forms.InspectorForm(prefix="i")
+    conflict_form = forms.ConflictForm(prefix="c")
+    if request.method == "POST":
+        _require(user, "supervision.plan")
+        try:
+            if "add" in request.POST:
+                add_form = forms.InspectorForm(request.POST, prefix="i")
+                if add_form.is_valid():
+                    cd = add_form.cleaned_data
+                    services.inspector_create(
+                        actor=user,
+                        badge_no=cd["badge_no"],
+                        name=cd["name"],
+                        department=Department.objects.get(code=cd["department"]),
+                        qualifications=cd["qualifications"],
+                        district=cd["district"],
+                    )
+                    messages.success(request, _("Inspector added."))
+                    return redirect("supervision:inspectors")
+            elif "conflict" in request.POST:
+                conflict_form = forms.ConflictForm(request.POST, prefix="c")
+                if conflict_form.is_valid():
+                    cd = conflict_form.cleaned_data
+                    inspector = selectors.inspectors(actor=user).filter(badge_no=cd["badge_no"])
+                    if not inspector.exists():
+                        raise NotFound("No such inspector.", code="unknown_inspector")
+                    services.conflict_declare(
+                        actor=user,
+                        inspector=inspector.get(),
+                        subject=subject_get(code=cd["subject"]),
+                        reason=cd["reason"],
+                    )
+                    messages.success(request, _("Conflict of interest declared."))
+                    return redirect("supervision:inspectors")
+        except ApplicationError as exc:
+            _error(request, exc)
+    qs = selectors.inspectors(actor=user).prefetch_related("conflicts__subject")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "supervision/inspectors.html",
+        {
+            "page": page,
+            "total": Inspector.objects.restrict(user, "view").count(),
+            "can_plan": can_plan,
+            "add_form": add_form,
+            "conflict_form": conflict_form,
+        },
+    )

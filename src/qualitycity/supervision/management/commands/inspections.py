@@ -7,6 +7,10 @@
     qualitycity inspections draw PLAN [--reason TEXT] [--json]
     qualitycity inspections verify PLAN [--draw N] [--json]
     qualitycity inspections overdue [--json]              flag results not published in time
+    qualitycity inspections inspectors [--department D] [--json]       the inspector pool
+    qualitycity inspections inspector-add BADGE --name N --department D
+                         [--qualification Q]... [--district X] [--user USERNAME]
+    qualitycity inspections conflict BADGE SUBJECT_CODE --reason TEXT  a declared conflict
 
 ``verify`` re-runs a stored draw from its seed, parameters and pool snapshots: exit 0 when it
 is reproduced exactly, 3 when a pool snapshot does not match its published digest, 4 when the
@@ -57,11 +61,26 @@ class Command(BaseCommand):
         verify.add_argument("--json", action="store_true")
         overdue = sub.add_parser("overdue", help="flag results not published in time")
         overdue.add_argument("--json", action="store_true")
+        ins = sub.add_parser("inspectors", help="the inspector pool")
+        ins.add_argument("--department")
+        ins.add_argument("--json", action="store_true")
+        add = sub.add_parser("inspector-add", help="add an inspector to the pool")
+        add.add_argument("badge")
+        add.add_argument("--name", required=True)
+        add.add_argument("--department", required=True)
+        add.add_argument("--qualification", action="append", dest="qualifications", default=[])
+        add.add_argument("--district", default="")
+        add.add_argument("--user", help="the username of the inspector's login (role inspector)")
+        add.add_argument("--json", action="store_true")
+        conflict = sub.add_parser("conflict", help="declare an inspector's conflict of interest")
+        conflict.add_argument("badge")
+        conflict.add_argument("subject", help="the subject's code")
+        conflict.add_argument("--reason", required=True)
 
     def handle(self, *args: Any, action: str, **opts: Any) -> None:
         try:
             with context.acting_as(source="cli"):
-                getattr(self, f"_{action}")(**opts)
+                getattr(self, f"_{action.replace('-', '_')}")(**opts)
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
 
@@ -179,3 +198,66 @@ class Command(BaseCommand):
                 f"  plan {r['plan']} task {r['task']} {r['department']}: inspected "
                 f"{r['inspected_on']}, due {r['publish_due']}, published {r['published_on'] or '—'}"
             )
+
+    def _inspector_row(self, i: Any) -> dict[str, Any]:
+        return {
+            "badge_no": i.badge_no,
+            "name": i.name,
+            "department": i.department.code,
+            "qualifications": i.qualifications,
+            "district": i.district,
+            "active": i.active,
+            "user": i.user.username if i.user_id else None,
+            "conflicts": i.conflicts.count(),
+        }
+
+    def _inspectors(self, *, department: str | None, json: bool, **_: Any) -> None:  # noqa: A002
+        qs = selectors.inspectors(actor=None)
+        if department:
+            qs = qs.filter(department__code=department)
+        rows = [self._inspector_row(i) for i in qs]
+        if json:
+            self.stdout.write(_dumps(rows))
+            return
+        for r in rows:
+            self.stdout.write(
+                f"{r['badge_no']:<14} {r['department']:<12} {r['district'] or '-':<7} "
+                f"{','.join(r['qualifications']) or '-':<20} {r['user'] or '':<12} {r['name']}"
+            )
+        self.stdout.write(f"{len(rows)} inspector(s).")
+
+    def _inspector_add(self, **opts: Any) -> None:
+        from qualitycity.core.models import Department, User
+
+        dept = Department.objects.filter(code=opts["department"]).first()
+        if dept is None:
+            raise CommandError(f"unknown_department: {opts['department']}")
+        user = None
+        if opts["user"]:
+            user = User.objects.filter(username=opts["user"]).first()
+            if user is None:
+                raise CommandError(f"unknown_user: {opts['user']}")
+        i = services.inspector_create(
+            actor=None,
+            badge_no=opts["badge"],
+            name=opts["name"],
+            department=dept,
+            qualifications=opts["qualifications"],
+            district=opts["district"],
+            user=user,
+        )
+        if opts["json"]:
+            self.stdout.write(_dumps(self._inspector_row(i)))
+        else:
+            self.stdout.write(f"Inspector {i.badge_no} ({i.name}, {dept.code}) added.")
+
+    def _conflict(self, *, badge: str, subject: str, reason: str, **_: Any) -> None:
+        from qualitycity.subjects.selectors import subject_get
+        from qualitycity.supervision.models import Inspector
+
+        inspector = Inspector.objects.filter(badge_no=badge).first()
+        if inspector is None:
+            raise CommandError(f"unknown_inspector: {badge}")
+        s = subject_get(code=subject)
+        services.conflict_declare(actor=None, inspector=inspector, subject=s, reason=reason)
+        self.stdout.write(f"Inspector {badge} will never be drawn for {s.code}.")
