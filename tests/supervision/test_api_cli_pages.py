@@ -346,3 +346,44 @@ def test_commitments_and_overdue_commands(enterprise, joint_plan):
     data = json.loads(run("overdue", "--json"))
     assert data["flagged"] == 1 and data["late"][0]["task"] == task.number
     assert "0 result(s) newly flagged; 1 late in all." in run("overdue")
+
+
+def test_api_spot_checks(client, city, api_key):
+    key = api_key(
+        ["supervision.read", "supervision.plan", "supervision.result"], department="market"
+    )
+    r = client.post(
+        "/api/v1/supervision/spot-checks",
+        {"name": "儿童玩具抽查", "product_category": "儿童玩具", "risk": "high"},
+        content_type="application/json",
+        **bearer(key),
+    )
+    assert r.status_code == 201
+    pid = r.json()["id"]
+    r = client.post(
+        f"/api/v1/supervision/spot-checks/{pid}/samples",
+        {"subject": city[4].code, "product": "毛绒玩具", "batch": "B1"},
+        content_type="application/json",
+        **bearer(key),
+    )
+    assert r.status_code == 201
+    no = r.json()["sample_no"]
+    r = client.post(
+        f"/api/v1/supervision/samples/{no}/result",
+        {"result": "fail", "failed_items": "小零件", "standard": "GB 6675.2-2014"},
+        content_type="application/json",
+        **bearer(key),
+    )
+    assert r.status_code == 200 and r.json()["rectification_due"] and r.json()["record"]
+    r = client.post(f"/api/v1/supervision/samples/{no}/recheck", **bearer(key))
+    assert r.status_code == 201 and r.json()["recheck_of"] == no
+    other = api_key(["supervision.read", "supervision.result"], department="health")
+    r = client.post(
+        f"/api/v1/supervision/samples/{r.json()['sample_no']}/result",
+        {"result": "pass"},
+        content_type="application/json",
+        **bearer(other),
+    )
+    assert r.status_code in (403, 404)
+    listing = client.get("/api/v1/supervision/spot-checks", **bearer(key)).json()
+    assert len(listing[0]["samples"]) == 2

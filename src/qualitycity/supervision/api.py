@@ -351,3 +351,132 @@ def inspector_create(request: HttpRequest, payload: InspectorIn):
         district=payload.district,
     )
     return Status(201, _inspector_out(i))
+
+
+class SpotPlanIn(Schema):
+    name: str
+    product_category: str
+    risk: str = Field(description="low, medium or high")
+    year: int | None = None
+
+
+class SampleIn(Schema):
+    subject: str = Field(description="the enterprise's code")
+    product: str
+    batch: str = ""
+    sampled_on: dt.date | None = None
+
+
+class SampleResultIn(Schema):
+    result: str = Field(description="pass or fail")
+    result_date: dt.date | None = None
+    failed_items: str = ""
+    standard: str = ""
+
+
+def _sample_out(s) -> dict[str, Any]:
+    return {
+        "sample_no": s.sample_no,
+        "subject": s.subject.code,
+        "product": s.product,
+        "batch": s.batch,
+        "sampled_on": s.sampled_on,
+        "result": s.result,
+        "failed_items": s.failed_items,
+        "standard": s.standard,
+        "result_date": s.result_date,
+        "rectification_due": s.rectification_due,
+        "recheck_of": s.recheck_of.sample_no if s.recheck_of_id else None,
+        "record": s.record_id,
+    }
+
+
+def _spot_plan(request: HttpRequest, plan_id: int):
+    plan = selectors.spot_plans(actor=request.auth).filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFound(f"No spot-check plan {plan_id}.", code="spot_plan_not_found")
+    return plan
+
+
+def _sample(request: HttpRequest, sample_no: str):
+    from .models import Sample
+
+    s = Sample.objects.filter(
+        sample_no=sample_no, plan__in=selectors.spot_plans(actor=request.auth)
+    ).first()
+    if s is None:
+        raise NotFound(f"No sample {sample_no}.", code="sample_not_found")
+    return s
+
+
+@router.get("/spot-checks", operation_id="supervision_spot_checks", summary="Spot-check plans")
+def spot_checks_list(request: HttpRequest):
+    require_scope(request.auth, "supervision.read")
+    return [
+        {
+            "id": p.pk,
+            "name": p.name,
+            "product_category": p.product_category,
+            "risk": p.risk,
+            "year": p.year,
+            "department": p.department.code,
+            "samples": [_sample_out(s) for s in selectors.samples(plan=p)],
+        }
+        for p in selectors.spot_plans(actor=request.auth)[:200]
+    ]
+
+
+@router.post(
+    "/spot-checks",
+    operation_id="supervision_spot_check_create",
+    response={201: dict[str, Any]},
+    summary="Create a spot-check plan",
+)
+def spot_check_create(request: HttpRequest, payload: SpotPlanIn):
+    require_scope(request.auth, "supervision.plan")
+    p = services.spotcheck_plan_create(actor=request.auth, **payload.dict())
+    return Status(201, {"id": p.pk, "name": p.name, "department": p.department.code})
+
+
+@router.post(
+    "/spot-checks/{plan_id}/samples",
+    operation_id="supervision_sample_take",
+    response={201: dict[str, Any]},
+    summary="Take a sample from an enterprise",
+)
+def sample_take(request: HttpRequest, plan_id: int, payload: SampleIn):
+    require_scope(request.auth, "supervision.result")
+    s = services.sample_take(
+        actor=request.auth,
+        plan=_spot_plan(request, plan_id),
+        subject=subject_get(code=payload.subject),
+        product=payload.product,
+        batch=payload.batch,
+        sampled_on=payload.sampled_on,
+    )
+    return Status(201, _sample_out(s))
+
+
+@router.post(
+    "/samples/{sample_no}/result",
+    operation_id="supervision_sample_result",
+    summary="The test result of a sample (a failure orders rectification)",
+)
+def sample_result(request: HttpRequest, sample_no: str, payload: SampleResultIn):
+    require_scope(request.auth, "supervision.result")
+    s = services.sample_result(
+        actor=request.auth, sample=_sample(request, sample_no), **payload.dict()
+    )
+    return _sample_out(s)
+
+
+@router.post(
+    "/samples/{sample_no}/recheck",
+    operation_id="supervision_sample_recheck",
+    response={201: dict[str, Any]},
+    summary="Take the re-check sample of a failed sample",
+)
+def sample_recheck(request: HttpRequest, sample_no: str):
+    require_scope(request.auth, "supervision.result")
+    s = services.recheck_take(actor=request.auth, sample=_sample(request, sample_no))
+    return Status(201, _sample_out(s))
