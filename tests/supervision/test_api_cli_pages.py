@@ -387,3 +387,36 @@ def test_api_spot_checks(client, city, api_key):
     assert r.status_code in (403, 404)
     listing = client.get("/api/v1/supervision/spot-checks", **bearer(key)).json()
     assert len(listing[0]["samples"]) == 2
+
+
+def test_joint_plan_from_the_form(client, make_user, city, inspectors):
+    qo = make_user("qo3", role=Role.QUALITY_OFFICE)
+    client.login(username=qo.username, password=PASSWORD)
+    form = {
+        "name": "联合",
+        "departments": ["market", "health"],
+        "matter": "market: 食品经营检查\nhealth：卫生检查",
+        "ratio_A": "5",
+        "ratio_B": "100",
+        "ratio_C": "30",
+        "ratio_D": "70",
+        "min_inspectors": 2,
+    }
+    bad = client.post("/supervision/plans/new/", dict(form, ratio_B="120"))
+    assert bad.status_code == 200 and "bad_ratio" in bad.content.decode()
+    r = client.post("/supervision/plans/new/", form)
+    assert r.status_code == 302
+    from qualitycity.supervision.models import InspectionPlan
+
+    plan = InspectionPlan.objects.get(name="联合")
+    assert dict(plan.items.values_list("department__code", "matter")) == {
+        "market": "食品经营检查",
+        "health": "卫生检查",
+    }
+    client.post(f"/supervision/plans/{plan.pk}/draw/")
+    page = client.get(f"/supervision/plans/{plan.pk}/").content.decode()
+    assert plan.draws.get().seed in page
+    # all 39 subjects are class B (no evaluation run): each visited once by both departments
+    assert InspectionTask.objects.filter(plan=plan).count() == 39
+    r = client.post(f"/supervision/plans/{plan.pk}/draw/")  # no reason: refused, nothing drawn
+    assert plan.draws.count() == 1

@@ -359,7 +359,10 @@ def commitments(request: HttpRequest) -> HttpResponse:
         "supervision/commitments.html",
         {
             "templates": templates,
-            "commitments": selectors.commitments(actor=user)[:300],
+            "commitments": [
+                (c, services.commitment_templates().get(c.template))
+                for c in selectors.commitments(actor=user)[:300]
+            ],
             "enterprise": enterprise,
             "departments": {d.code: d.name for d in Department.objects.all()},
         },
