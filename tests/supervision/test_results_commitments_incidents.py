@@ -147,7 +147,11 @@ def test_unreported_incident_counts_against_credit(joint_plan):
 
 
 def test_commitment_signed_then_broken_by_later_penalty(enterprise, city, make_user):
-    c = services.commitment_sign(actor=enterprise, template="licence_application")
+    c = services.commitment_sign(
+        actor=enterprise,
+        template="licence_application",
+        signed_on=timezone.localdate() - dt.timedelta(days=5),
+    )
     assert c.subject == city[0] and c.status == "in_force"
     rec = Record.objects.get(pk=c.record_id)
     assert rec.dataset == "credit_commitment" and rec.polarity == "neutral"
@@ -191,8 +195,10 @@ def test_commitment_signed_then_broken_by_later_penalty(enterprise, city, make_u
     assert services.commitments_check() == {"broken": 0, "ended": 0}  # idempotent
 
 
-def test_penalty_before_signing_does_not_break(enterprise, city, add_penalty):
+def test_penalty_before_or_on_the_signing_day_does_not_break(enterprise, city, add_penalty):
     add_penalty(city[0], timezone.localdate() - dt.timedelta(days=3))
+    add_penalty(city[0], timezone.localdate())
+    add_penalty(city[1], timezone.localdate())  # another subject
     services.commitment_sign(actor=enterprise, template="licence_application")
     assert services.commitments_check()["broken"] == 0
     assert Commitment.objects.get().status == "in_force"

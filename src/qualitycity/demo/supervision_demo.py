@@ -184,11 +184,9 @@ def demo_supervision(*, today: dt.date) -> dict[str, Any]:
         # --- commitments ---------------------------------------------------------------------
         signed = 0
         if binding is not None:
-            for template in ("licence_application", "public_integrity"):
-                services.commitment_sign(
-                    actor=ent_user, template=template, signed_on=today - dt.timedelta(days=30)
-                )
-                signed += 1
+            # in force; the demo login may sign the other templates itself
+            services.commitment_sign(actor=ent_user, template="licence_application")
+            signed += 1
         # subjects penalised recently: a commitment signed before the penalty is broken by it
         penalised = list(
             Record.objects.filter(

@@ -390,7 +390,8 @@ def commitment_sign(
 
 
 def commitments_check(*, on: dt.date | None = None) -> dict[str, int]:
-    """Mark commitments broken by a later negative record of their scope within their period;
+    """Mark commitments broken by a later negative record of their scope within their period
+    (decided after the signing day: a decision of the signing day may predate the signature);
     end those whose period has passed. Each break updates the commitment's credit record
     (status ``broken``: a negative record the scorecards can count). Idempotent."""
     on = on or timezone.localdate()
@@ -403,7 +404,7 @@ def commitments_check(*, on: dt.date | None = None) -> dict[str, int]:
                 subject_id=c.subject_id,
                 dataset__in=c.scope,
                 polarity=Record.Polarity.NEGATIVE,
-                decision_date__gte=c.signed_on,
+                decision_date__gt=c.signed_on,
                 decision_date__lte=min(c.valid_until, on),
             )
             .order_by("decision_date", "id")
