@@ -8,6 +8,7 @@ from qualitycity.lists.api import router as lists_router
 from qualitycity.records.api import router as records_router
 from qualitycity.records.api_files import router as credit_file_router
 from qualitycity.subjects.api import router as subjects_router
+from qualitycity.supervision.api import router as supervision_router
 
 # The subjects router owns the registry search (GET /subjects); the records app adds the credit
 # file of one subject (GET /subjects/{code}), which needs its records.
@@ -18,6 +19,7 @@ api.add_router("/", records_router)
 api.add_router("/credit", credit_router)
 api.add_router("/discipline", discipline_router)
 api.add_router("/lists", lists_router)
+api.add_router("/supervision", supervision_router)
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -28,5 +30,6 @@ urlpatterns = [
     path("credit/", include("qualitycity.credit.urls")),
     path("lists/", include("qualitycity.lists.urls")),
     path("discipline/", include("qualitycity.discipline.urls")),
+    path("supervision/", include("qualitycity.supervision.urls")),
     path("", include("qualitycity.portal.urls")),
 ]

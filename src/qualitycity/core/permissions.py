@@ -27,6 +27,14 @@ SCOPES: dict[str, str] = {
     "discipline.check": "check subjects before acting (lists in force, measures) and read "
     "the statistics of checks",
     "discipline.feedback": "record whether a measure returned by a check was applied",
+    "supervision.read": "read inspection plans, draws, tasks, results, spot checks, incident "
+    "reports and commitments",
+    "supervision.plan": "create and draw inspection plans and spot-check plans, keep the "
+    "inspector pool",
+    "supervision.result": "enter inspection and spot-check results, triage incident reports "
+    "(the own department's)",
+    "supervision.report": "sign credit commitments and report quality incidents (an "
+    "enterprise for its own subject)",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -42,13 +50,31 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "lists.read",
             "lists.decide",
             "lists.object",
+            "supervision.read",
+            "supervision.plan",
+            "supervision.result",
         }
     ),
     Role.INSPECTOR: frozenset(
-        {"subjects.read", "records.read", "jobs.read", "credit.read", "lists.read"}
+        {
+            "subjects.read",
+            "records.read",
+            "jobs.read",
+            "credit.read",
+            "lists.read",
+            "supervision.read",
+            "supervision.result",
+        }
     ),
     Role.ENTERPRISE: frozenset(
-        {"subjects.read", "records.read", "jobs.read", "lists.read", "lists.object"}
+        {
+            "subjects.read",
+            "records.read",
+            "jobs.read",
+            "lists.read",
+            "lists.object",
+            "supervision.report",
+        }
     ),
 }
 

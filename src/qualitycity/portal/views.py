@@ -117,3 +117,22 @@ def list_entries(request: HttpRequest, list_code: str) -> HttpResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     return render(request, "portal/list.html", {"data": data})
+
+
+@require_GET
+@rate_limited
+def inspections(request: HttpRequest) -> HttpResponse:
+    """Published results of "double random" inspections and spot checks, and the drawn plans
+    with their seeds and pool digests (persons masked)."""
+    from qualitycity.supervision.selectors import public_plans, public_results
+
+    try:
+        page = int(request.GET.get("page") or 1)
+    except ValueError:
+        page = 1
+    kind = "spot_checks" if request.GET.get("kind") == "spot_checks" else "inspections"
+    return render(
+        request,
+        "portal/inspections.html",
+        {"data": public_results(page=page, kind=kind), "plans": public_plans()},
+    )

@@ -198,6 +198,21 @@ class Command(BaseCommand):
             f"{lists_summary['red_listed']}, clean {lists_summary['clean']} "
             f"({lists_summary['seconds']} s)"
         )
+        say("Supervision: a joint random inspection, commitments, spot checks, incidents …")
+        from qualitycity.demo.supervision_demo import demo_supervision
+
+        started_sup = time.monotonic()
+        sup = demo_supervision(today=options.today)
+        sup["seconds"] = round(time.monotonic() - started_sup, 1)
+        summary["supervision"] = sup
+        say(
+            f"  joint plan {sup['plan']['id']}: {sup['plan']['tasks']} tasks drawn from "
+            f"{sup['plan']['pool']} subjects (draw {sup['plan']['draws']}, verified "
+            f"{sup['plan']['verified']}), {sup['plan']['results']} results; commitments "
+            f"{sup['commitments']['signed']} ({sup['commitments']['broken']} broken); spot-check "
+            f"samples {sup['spot_checks']['samples']} ({sup['spot_checks']['failed']} failed); "
+            f"incidents {sup['incidents']} ({sup['seconds']} s)"
+        )
         return summary
 
     @staticmethod
