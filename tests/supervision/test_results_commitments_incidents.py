@@ -314,3 +314,26 @@ def test_incident_report_ownership_lateness_and_triage(enterprise, city, make_us
             actor=market, report=on_time, risk_level="low", follow_up="x", recall_needed=False
         )
     assert EnterpriseBinding.objects.count() == 1
+
+
+def test_the_worker_flags_unpublished_results_by_itself_each_day(joint_plan, settings):
+    from qualitycity.core.models import Job
+    from qualitycity.core.schedule import run_due
+
+    task = _drawn(joint_plan)[0]
+    long_ago = timezone.localdate() - dt.timedelta(days=60)
+    held = services.result_enter(
+        task=task,
+        actor=None,
+        outcome="conforming",
+        inspected_on=long_ago,
+        department=Department.objects.get(code="health"),
+        publish=False,
+    )
+    settings.QUALITYCITY_DAILY_AT = "00:00"
+    started = {r.name: r for r in run_due()}
+    job = Job.objects.get(pk=started["supervision_daily"].job_id)
+    assert job.status == "succeeded"
+    assert job.outcome["results_flagged_late"] == 1
+    held.refresh_from_db()
+    assert held.publication_late

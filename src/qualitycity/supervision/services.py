@@ -30,8 +30,10 @@ from qualitycity.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from qualitycity.core.models import ApiClient, Department, Role
+from qualitycity.core.jobs import job_create, job_enqueue, job_kind
+from qualitycity.core.models import ApiClient, Department, Job, Role
 from qualitycity.core.permissions import require_scope
+from qualitycity.core.schedule import daily
 from qualitycity.core.yamllines import YamlLineError, load
 from qualitycity.records.catalogue import get_dataset
 from qualitycity.records.models import Record
@@ -1115,6 +1117,25 @@ def results_flag_overdue(*, on: dt.date | None = None) -> int:
     return InspectionResult.objects.filter(
         published_on__isnull=True, publish_due__lt=on, publication_late=False
     ).update(publication_late=True)
+
+
+@job_kind("supervision_daily")
+def _daily_job(job: Job, progress: Any) -> dict[str, Any]:
+    day = dt.date.fromisoformat(job.params["today"])
+    return {
+        "commitments": commitments_check(on=day),
+        "results_flagged_late": results_flag_overdue(on=day),
+    }
+
+
+@daily("supervision_daily", "mark commitments broken by later records; flag unpublished results")
+def _start_daily(day: dt.date) -> Job:
+    job = job_create(
+        kind="supervision_daily",
+        title=f"Supervision checks on {day}",
+        params={"today": day.isoformat()},
+    )
+    return job_enqueue(job)
 
 
 # --------------------------------------------------------------------------------------------
