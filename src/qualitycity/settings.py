@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "qualitycity.credit",
     "qualitycity.lists",
     "qualitycity.discipline",
+    "qualitycity.plan",
     "qualitycity.portal",
     "qualitycity.demo",
 ]

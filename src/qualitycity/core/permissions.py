@@ -27,6 +27,12 @@ SCOPES: dict[str, str] = {
     "discipline.check": "check subjects before acting (lists in force, measures) and read "
     "the statistics of checks",
     "discipline.feedback": "record whether a measure returned by a check was applied",
+    "plan.read": "read the action plan: targets with their values, tasks, reports, registries, "
+    "the assessment and supervision notices (reports and notices: own department's)",
+    "plan.report": "file progress reports on the department's tasks and answer notices",
+    "plan.review": "accept or return reports, confirm departments, import the plan, assess, "
+    "issue notices and release progress (city-wide roles)",
+    "plan.registry": "load files into the standards and brand registries",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -42,10 +48,13 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "lists.read",
             "lists.decide",
             "lists.object",
+            "plan.read",
+            "plan.report",
+            "plan.registry",
         }
     ),
     Role.INSPECTOR: frozenset(
-        {"subjects.read", "records.read", "jobs.read", "credit.read", "lists.read"}
+        {"subjects.read", "records.read", "jobs.read", "credit.read", "lists.read", "plan.read"}
     ),
     Role.ENTERPRISE: frozenset(
         {"subjects.read", "records.read", "jobs.read", "lists.read", "lists.object"}
