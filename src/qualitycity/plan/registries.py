@@ -138,7 +138,11 @@ class StandardNumberError(ValueError):
 def normalize_standard_number(raw: str) -> str:
     text = re.sub(r"\s+", " ", str(raw).translate(_FULLWIDTH).strip().upper())
     # "GB/T19001-2016" → "GB/T 19001-2016": one space between the prefix and the number.
-    return re.sub(r"^([A-Z/\-]+[A-Z]|DB\d{2,4}(?:/T)?|T/[A-Z][A-Z0-9]*)(?=\d)", r"\1 ", text)
+    return re.sub(
+        r"^(DB\d{2}(?:\d{2})?(?!\d)(?:/T)?|T/[A-Z]+|(?!DB\d)[A-Z][A-Z/\-]*[A-Z])(?=\d)",
+        r"\1 ",
+        text,
+    )
 
 
 def classify_standard_number(raw: str) -> tuple[str, str, str]:
