@@ -169,8 +169,8 @@ def test_jsonl_and_xlsx(plan, orgs, tmp_path):
     ws.append(
         ["reference", "kind", "winner_name", "owner_uscc", "awarding_body", "year", "awarded_on"]
     )
-    ws.append(["质奖2019-01", "china_quality_award_nomination", "青岛啤酒", b, "国家市场监督管理总局",
-               2019, dt.datetime(2019, 9, 20)])  # fmt: skip
+    award = ["质奖2019-01", "china_quality_award_nomination", "青岛啤酒", b]
+    ws.append([*award, "国家市场监督管理总局", 2019, dt.datetime(2019, 9, 20)])
     xl = tmp_path / "awards.xlsx"
     wb.save(xl)
     r = services.registry_load(kind="quality_awards", path=xl)
