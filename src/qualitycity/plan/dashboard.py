@@ -24,6 +24,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "plan": plan,
         "targets": len(overview),
         "projection_counts": counts,
+        "good": counts.get("on_track", 0) + counts.get("achieved", 0),
+        "off_track": counts.get("off_track", 0),
         "overdue": ProgressReport.objects.filter(
             measure__plan=plan, status=ProgressReport.Status.OVERDUE
         ).count(),

@@ -662,9 +662,9 @@ class PlanRelease(ChangeLoggedModel):
         "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.TextField(blank=True)
-    snapshot = models.JSONField(encoder=DjangoJSONEncoder)
+    content = models.JSONField(encoder=DjangoJSONEncoder, help_text="what the public sees")
 
-    changelog_exclude = ("created_at", "updated_at", "snapshot")
+    changelog_exclude = ("created_at", "updated_at", "content")
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -747,3 +747,40 @@ def public_snapshot(*, plan: Plan, as_of: dt.date) -> dict[str, Any]:
 def public_release() -> PlanRelease | None:
     """The latest release of the latest plan (the portal's page), or None."""
     return PlanRelease.objects.select_related("plan").order_by("-created_at", "-id").first()
+
+
+def public_release_context() -> dict[str, Any] | None:
+    """The latest release ready for the portal's page: targets with progress bars and trend
+    charts drawn from the snapshot (what was released, not today's data)."""
+    from .charts import trend_svg
+
+    release = public_release()
+    if release is None:
+        return None
+    snap = release.content
+    targets = []
+    for t in snap["targets"]:
+        status = {
+            "indicator": t["indicator"],
+            "series": [
+                {"on": dt.date.fromisoformat(p["on"]), "value": p["value"]} for p in t["series"]
+            ],
+            "baseline": {"value": None, "on": None},
+            "target": {"value": t["target"], "year": t["target_year"]},
+        }
+        pct = t["progress_percent"]
+        targets.append(
+            t
+            | {
+                "svg": trend_svg(status),
+                "bar": None if pct is None else max(0.0, min(100.0, pct)),
+            }
+        )
+    return {
+        "release": release,
+        "as_of": dt.date.fromisoformat(snap["as_of"]),
+        "plan": snap["plan"],
+        "targets": targets,
+        "measures": snap["measures"],
+        "counts": snap["measure_status_counts"],
+    }

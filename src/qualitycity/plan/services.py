@@ -895,7 +895,7 @@ def plan_release(
         as_of=as_of,
         released_by=_user(actor),
         note=(note or "").strip(),
-        snapshot=selectors.public_snapshot(plan=plan, as_of=as_of),
+        content=selectors.public_snapshot(plan=plan, as_of=as_of),
     )
 
 

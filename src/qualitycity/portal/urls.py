@@ -11,4 +11,5 @@ urlpatterns = [
     # /lists/ is the staff side; the public reads the lists here.
     path("public/lists/", views.lists_catalogue, name="lists"),
     path("public/lists/<slug:list_code>/", views.list_entries, name="list"),
+    path("public/plan/", views.plan_progress, name="plan"),
 ]

@@ -117,3 +117,12 @@ def list_entries(request: HttpRequest, list_code: str) -> HttpResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     return render(request, "portal/list.html", {"data": data})
+
+
+@require_GET
+@rate_limited
+def plan_progress(request: HttpRequest) -> HttpResponse:
+    """The quality improvement plan's progress as the quality office last released it."""
+    from qualitycity.plan.selectors import public_release_context
+
+    return render(request, "portal/plan.html", {"data": public_release_context()})

@@ -277,7 +277,7 @@ class Command(BaseCommand):
     def _release(self, *, note="", on=None, json=False, **opts):  # noqa: A002
         r = services.plan_release(plan=self._plan(opts), note=note, on=on)
         self._out(
-            {"id": r.pk, "as_of": r.as_of, "targets": len(r.snapshot["targets"])},
+            {"id": r.pk, "as_of": r.as_of, "targets": len(r.content["targets"])},
             json,
             [f"Released progress as of {r.as_of} to the public portal."],
         )
