@@ -479,9 +479,11 @@ def _titles(kinds: tuple[str, ...]) -> Callable[[dt.date, dt.date], models.Query
     return items
 
 
-def _standards(levels: tuple[str, ...], domain: str | None = None):
+def _standards(levels: tuple[str, ...], domain: str | None = None, *, since_start: bool = True):
     def items(as_of: dt.date, start: dt.date) -> models.QuerySet:
         qs = Standard.objects.filter(level__in=levels, published_on__lte=as_of)
+        if since_start:
+            qs = qs.filter(published_on__gte=start)
         if domain:
             qs = qs.filter(domain=domain).filter(
                 Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gt=as_of)
@@ -506,13 +508,14 @@ METRICS: dict[str, Metric] = {
         ),
         Metric(
             "intl_standards",
-            "international standards led or taken part in, published by the date",
+            "international standards led or taken part in, published since the plan started",
             "standards",
             _standards(("international",)),
         ),
         Metric(
             "national_industry_standards",
-            "national and industry standards led or taken part in, published by the date",
+            "national and industry standards led or taken part in, published since the plan "
+            "started",
             "standards",
             _standards(("national", "industry")),
         ),
@@ -520,7 +523,7 @@ METRICS: dict[str, Metric] = {
             "agri_local_standards",
             "local standards of the agriculture domain in force",
             "standards",
-            _standards(("local",), domain="agriculture"),
+            _standards(("local",), domain="agriculture", since_start=False),
         ),
         Metric(
             "pilot_projects_new",

@@ -286,7 +286,13 @@ def target_status(target: Target, as_of: dt.date | None = None) -> dict[str, Any
         },
         "target": {"value": target.target_value, "year": target.target_year},
         "as_of": as_of,
-        "current": {"value": current[1], "on": current[0]} if current else None,
+        "current": (
+            None
+            if current is None
+            else {"value": per_year_series[-1][1], "on": current[0]}
+            if target.per_year
+            else {"value": current[1], "on": current[0]}
+        ),
         "series": [{"on": d, "value": v, "source": s} for d, v, s in series],
         "progress": fraction,
         "progress_percent": round(100 * fraction, 1) if fraction is not None else None,

@@ -198,6 +198,22 @@ class Command(BaseCommand):
             f"{lists_summary['red_listed']}, clean {lists_summary['clean']} "
             f"({lists_summary['seconds']} s)"
         )
+        say("Running the quality improvement plan (registries, quarterly reports, assessment) …")
+        from qualitycity.demo.plan_demo import demo_plan
+
+        started_plan = time.monotonic()
+        plan_summary = demo_plan(
+            today=options.today, seed=options.seed, folder=services.demo_files_dir() / "plan"
+        )
+        plan_summary["seconds"] = round(time.monotonic() - started_plan, 1)
+        summary["plan"] = plan_summary
+        reports, targets = plan_summary["reports"], plan_summary["targets"]
+        say(
+            f"  reports: {reports['filed']:,} filed ({reports['late']} late, "
+            f"{reports['returned']} returned and refiled), {reports['flagged']} not filed; "
+            f"targets: {', '.join(f'{k} {v}' for k, v in targets.items())}; "
+            f"{plan_summary['notices']} notices ({plan_summary['seconds']} s)"
+        )
         return summary
 
     @staticmethod
