@@ -47,6 +47,14 @@ def test_api_report_flow_and_scoping(plan, api_key, office, client_for):
     r = c.post("/api/v1/plan/reports", body, content_type="application/json", **bearer(market))
     assert r.status_code == 201, r.json()
     pk = r.json()["id"]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pdf = SimpleUploadedFile("纪要.pdf", b"%PDF-1.4 minutes", content_type="application/pdf")
+    r = c.post(f"/api/v1/plan/reports/{pk}/evidence", {"files": [pdf]}, **bearer(market))
+    assert r.status_code == 200 and r.json()["evidence"][0]["name"] == "纪要.pdf"
+    pdf.seek(0)
+    r = c.post(f"/api/v1/plan/reports/{pk}/evidence", {"files": [pdf]}, **bearer(agri))
+    assert r.status_code == 404  # not visible to another department
     # A client may not review; the office (session) may.
     r = c.post(f"/api/v1/plan/reports/{pk}/accept", {}, content_type="application/json",
                **bearer(market))  # fmt: skip
@@ -126,6 +134,18 @@ def test_pages_render(plan, office, market_officer, client_for):
     oc = client_for(market_officer)
     assert oc.get("/plan/tasks/二(十二)/report/").status_code == 200
     assert oc.get("/plan/tasks/二(五)/report/").status_code == 404
+
+
+def test_evidence_download_is_scoped(plan, market_officer, agri_officer, client_for, tmp_path):
+    f = tmp_path / "会议纪要.pdf"
+    f.write_bytes(b"%PDF-1.4 evidence")
+    r = services.report_submit(
+        actor=market_officer, measure=plan.measures.get(number="二(十二)"), period="2019Q1",
+        task_status="on_schedule", narrative="x", evidence=[("会议纪要.pdf", f)],
+    )  # fmt: skip
+    got = client_for(market_officer).get(f"/plan/reports/{r.pk}/evidence/0/")
+    assert got.status_code == 200 and b"".join(got.streaming_content) == f.read_bytes()
+    assert client_for(agri_officer).get(f"/plan/reports/{r.pk}/evidence/0/").status_code == 404
 
 
 def test_public_page_shows_the_release_only(plan, office, client_for):

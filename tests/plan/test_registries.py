@@ -23,6 +23,7 @@ D = dt.date
         ("ISO 20022-1:2013", "ISO 20022-1:2013", "iso_iec", "international"),
         ("iso/iec 27001:2013", "ISO/IEC 27001:2013", "iso_iec", "international"),
         ("IEC 60335-2-24:2020", "IEC 60335-2-24:2020", "iso_iec", "international"),
+        ("ITU-T X.509 (2019)", "ITU-T X.509 (2019)", "itu", "international"),
         ("GB 4706.1-2005", "GB 4706.1-2005", "gb", "national"),
         ("GB/T19001-2016", "GB/T 19001-2016", "gb", "national"),
         (

@@ -34,6 +34,14 @@ def test_report_return_resubmit_accept(plan, office, market_officer, tmp_path, s
     kept = report.evidence[0]
     assert kept["sha256"] == hashlib.sha256(evidence.read_bytes()).hexdigest()
     assert (settings.FILES_ROOT / kept["path"]).read_bytes() == evidence.read_bytes()
+    with pytest.raises(ValidationFailed) as exc:
+        bad = tmp_path / "run.exe"
+        bad.write_bytes(b"MZ")
+        services.report_submit(
+            actor=market_officer, measure=measure, period="2019Q2", task_status="on_schedule",
+            narrative="x", evidence=[("run.exe", bad)],
+        )  # fmt: skip
+    assert exc.value.code == "evidence_type"
 
     services.report_return(report=report, actor=office, comment="请补充培训企业名单")
     report.refresh_from_db()

@@ -2,8 +2,8 @@
 progress reports, populated standards and brand registries, an assessment, notices and a public
 release — all made through the plan's services, deterministic for a seed.
 
-Registries are written as files (CSV UTF-8, one GB18030, one JSON Lines) under
-``demo-files/plan/`` and loaded through ``registry_load`` like any department's file, with a few
+Registries are written as files (CSV UTF-8, one GB18030, one JSON Lines) into a scratch folder
+and loaded through ``registry_load`` like any department's file, with a few
 bad rows that end in quarantine. Reports: the lead department of each measure files each
 quarter; some are late, some are returned and refiled, a few are never filed (flagged).
 """

@@ -148,6 +148,26 @@ def report_submit(request: HttpRequest, body: ReportIn):
     return Status(201, selectors.report_dict(report))
 
 
+@router.post(
+    "/reports/{pk}/evidence", response={200: dict, **ERRORS}, operation_id="plan_report_evidence"
+)
+def report_evidence(request: HttpRequest, pk: int, files: File[list[UploadedFile]]):
+    """Add evidence files (multipart ``files``) to the caller's submitted or returned report;
+    each is kept with its SHA-256."""
+    require_scope(request.auth, "plan.report")
+    r = selectors.report_get(user=request.auth, pk=pk)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, f in enumerate(files):
+            path = Path(tmp) / f"{i}-{Path(f.name or 'file').name}"
+            with open(path, "wb") as out:
+                for chunk in f.chunks():
+                    out.write(chunk)
+            paths.append((f.name or path.name, path))
+        r = services.report_add_evidence(report=r, actor=request.auth, evidence=paths)
+    return selectors.report_dict(r)
+
+
 class ReviewIn(Schema):
     comment: str = ""
 

@@ -525,6 +525,35 @@ def report_submit(
     return report
 
 
+@transaction.atomic
+def report_add_evidence(
+    *, report: ProgressReport, actor: Any, evidence: Iterable[tuple[str, Path]]
+) -> ProgressReport:
+    """Add evidence files to a report of the actor's department that is not yet decided
+    (submitted or returned); an accepted report is final."""
+    if actor is not None:
+        require_scope(actor, "plan.report")
+        if not actor.is_citywide and getattr(actor, "department_id", None) != report.department_id:
+            raise PermissionDenied(
+                "This report is another department's.", code="forbidden_department"
+            )
+    report = ProgressReport.objects.select_for_update().get(pk=report.pk)
+    if report.status not in (Status.SUBMITTED, Status.RETURNED):
+        raise IllegalTransition(
+            "Evidence can be added to a submitted or returned report; "
+            f"this one is {report.status}.",
+            details={"status": report.status},
+        )
+    kept = keep_evidence(evidence)
+    if len(report.evidence) + len(kept) > EVIDENCE_MAX_FILES:
+        raise ValidationFailed(
+            f"At most {EVIDENCE_MAX_FILES} evidence files.", code="too_many_files"
+        )
+    report.evidence = report.evidence + kept
+    report.save()
+    return report
+
+
 def _reviewable(report: ProgressReport, actor: Any) -> ProgressReport:
     _require_citywide(actor)
     report = ProgressReport.objects.select_for_update().get(pk=report.pk)

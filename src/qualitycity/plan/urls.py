@@ -14,6 +14,7 @@ urlpatterns = [
     path("reports/", views.reports, name="reports"),
     path("reports/<int:pk>/", views.report_detail, name="report"),
     path("reports/<int:pk>/review/", views.report_review, name="report_review"),
+    path("reports/<int:pk>/evidence/<int:index>/", views.report_evidence, name="report_evidence"),
     path("act/<slug:action>/", views.act, name="act"),
     path("assessment/<int:year>/", views.assessment, name="assessment"),
     path("notices/", views.notices, name="notices"),

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -278,6 +278,25 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_refile": r.status in ("returned", "overdue") and has_scope(user, "plan.report"),
     }
     return render(request, "plan/report.html", context)
+
+
+@login_required
+def report_evidence(request: HttpRequest, pk: int, index: int) -> FileResponse:
+    """One kept evidence file of a report the user may see."""
+    from django.conf import settings
+
+    _staff(request)
+    try:
+        r = selectors.report_get(user=request.user, pk=pk)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    if not 0 <= index < len(r.evidence):
+        raise Http404
+    item = r.evidence[index]
+    path = Path(settings.FILES_ROOT) / item["path"]
+    if not path.is_file():
+        raise Http404
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=item["name"])  # noqa: SIM115
 
 
 @login_required

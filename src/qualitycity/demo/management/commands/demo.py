@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -202,9 +203,12 @@ class Command(BaseCommand):
         from qualitycity.demo.plan_demo import demo_plan
 
         started_plan = time.monotonic()
-        plan_summary = demo_plan(
-            today=options.today, seed=options.seed, folder=services.demo_files_dir() / "plan"
-        )
+        # The registry files are written to a scratch folder: the loader keeps each original
+        # under FILES_ROOT with its SHA-256, and demo-files/ stays what `generate` writes.
+        with tempfile.TemporaryDirectory() as scratch:
+            plan_summary = demo_plan(
+                today=options.today, seed=options.seed, folder=Path(scratch) / "plan"
+            )
         plan_summary["seconds"] = round(time.monotonic() - started_plan, 1)
         summary["plan"] = plan_summary
         reports, targets = plan_summary["reports"], plan_summary["targets"]
