@@ -52,3 +52,35 @@ def test_import_refuses_malformed_file_with_line(plan, tmp_path):
     with pytest.raises(CommandError) as exc:
         run("import", str(path))
     assert f"{path}:5: plan: ends_on is before starts_on" in str(exc.value)
+
+
+def test_registry_load_items_assess_notices_release(plan, register_subjects, tmp_path):
+    (a,) = register_subjects({1: "青岛海尔股份有限公司"})
+    path = tmp_path / "madrid.csv"
+    path.write_text(
+        "international_number,mark,owner_name,owner_uscc,registered_on,valid_until\n"
+        f"1234567,HAIER,海尔,{a},2019-02-01,2029-02-01\n"
+        "1234568,BAD,无,,2019-02-01,2029-02-01\n",
+        encoding="utf-8",
+    )
+    result = json.loads(run("registry", "load", "madrid", str(path), "--json"))
+    assert (result["accepted"], result["rejected"]) == (1, 1)
+    assert result["rejected_rows"][0]["reasons"] == {"owner_uscc": "required"}
+    again = json.loads(run("registry", "load", "madrid", str(path), "--json"))
+    assert again["resubmission"] is True
+    items = json.loads(run("items", "madrid_registrations", "--on", "2019-06-30", "--json"))
+    assert items["count"] == 1 and items["items"][0]["international_number"] == "1234567"
+    assessment = json.loads(run("assess", "2019", "--json"))
+    assert assessment["year"] == 2019 and assessment["table"][0]["rank"] == 1
+    notices = json.loads(run("notices", "--generate", "--on", "2019-12-31", "--json"))
+    assert notices["issued"] == len(notices["notices"]) > 0
+    release = json.loads(run("release", "--json"))
+    assert release["targets"] == 23
+
+
+def test_registry_load_refused_file_fails_the_command(plan, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("colour\nblue\n")
+    with pytest.raises(CommandError) as exc:
+        run("registry", "load", "standards", str(path))
+    assert "wrong_header" in str(exc.value)
