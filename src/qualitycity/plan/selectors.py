@@ -26,6 +26,7 @@ from .models import (
     SupervisionNotice,
     Target,
 )
+from .periods import period_bounds, period_due, plan_periods
 from .planfile import PlanSpec
 from .registries import KINDS, METRICS
 
@@ -514,8 +515,6 @@ def assessment_compute(
     *, plan: Plan, year: int, as_of: dt.date, scheme: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The ranked table: one row per responsible department, every component with inputs."""
-    from .services import period_bounds, period_due, plan_periods
-
     weights = scheme["weights"]
     measures = list(plan.measures.select_related("lead_department"))
     targets = list(plan.targets.select_related("department", "measure", "plan"))
