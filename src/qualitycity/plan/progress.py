@@ -67,6 +67,9 @@ class Projection:
     value: float | None  # projected at the end of the target year
     fraction: float | None
     method: str
+    # trend, achieved, final, per_year, too_few, no_number — for a translated description
+    method_kind: str = "trend"
+    points: int = 0
 
 
 def expected_fraction(baseline_on: dt.date, target_on: dt.date, on: dt.date) -> float:
@@ -90,10 +93,12 @@ def project(
 ) -> Projection:
     """Project the series to the end of the target year and classify it."""
     if target_value is None:
-        return Projection(None, None, None, "no numeric target: progress is not measured")
+        return Projection(
+            None, None, None, "no numeric target: progress is not measured", "no_number"
+        )
     if per_year:
         if not series:
-            return Projection(None, None, None, "per-year target: no value yet")
+            return Projection(None, None, None, "per-year target: no value yet", "too_few")
         on, latest = series[-1]
         fraction = latest / target_value if target_value else 1.0
         return Projection(
@@ -101,18 +106,23 @@ def project(
             latest,
             fraction,
             f"per-year target: the latest year's value ({on.year}) against the yearly target",
+            "per_year",
         )
     points = ([baseline] if baseline else []) + [
         p for p in series if not baseline or p[0] > baseline[0]
     ]
     if baseline is None or len(points) < 2:
-        return Projection(None, None, None, "not enough values to project (two are needed)")
+        return Projection(
+            None, None, None, "not enough values to project (two are needed)", "too_few"
+        )
     end = year_end(target_year)
     latest_on, latest = points[-1]
     if latest_on >= end:
         fraction = progress_fraction(direction, baseline[1], target_value, latest)
         final = ACHIEVED if is_achieved(direction, target_value, latest) else OFF_TRACK
-        return Projection(final, latest, fraction, f"the target year has ended: value on {end}")
+        return Projection(
+            final, latest, fraction, f"the target year has ended: value on {end}", "final"
+        )
     origin = points[0][0]
     xy = [(years_between(origin, d), v) for d, v in points]
     intercept, slope = least_squares(xy)
@@ -120,7 +130,11 @@ def project(
     if is_achieved(direction, target_value, latest) and latest_on <= end:
         fraction = progress_fraction(direction, baseline[1], target_value, latest)
         return Projection(
-            ACHIEVED, latest, fraction, f"the latest value ({latest_on}) already meets the target"
+            ACHIEVED,
+            latest,
+            fraction,
+            f"the latest value ({latest_on}) already meets the target",
+            "achieved",
         )
     fraction = progress_fraction(direction, baseline[1], target_value, value)
     return Projection(
@@ -129,6 +143,8 @@ def project(
         fraction,
         f"least-squares linear trend over {len(points)} values (baseline included), "
         f"extended to {end}; on track ≥ {on_track:.0%}, at risk ≥ {at_risk:.0%} of the way",
+        "trend",
+        len(points),
     )
 
 

@@ -308,6 +308,10 @@ def target_status(target: Target, as_of: dt.date | None = None) -> dict[str, Any
             "value": round(proj.value, 2) if proj.value is not None else None,
             "percent": round(100 * proj.fraction, 1) if proj.fraction is not None else None,
             "method": proj.method,
+            "method_kind": proj.method_kind,
+            "points": proj.points,
+            "on_track_percent": round(100 * cfg["on_track"]),
+            "at_risk_percent": round(100 * cfg["at_risk"]),
         },
     }
 
