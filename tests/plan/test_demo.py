@@ -27,7 +27,14 @@ def test_demo_plan(plan, register_subjects, make_user, tmp_path):
     assert Trademark.objects.count() == 3000
     reports = summary["reports"]
     assert reports["late"] > 0 and reports["returned"] > 0 and reports["flagged"] > 0
-    assert ProgressReport.objects.filter(status="accepted").count() == reports["filed"]
+    assert reports["left_open"] == 2
+    accepted = ProgressReport.objects.filter(status="accepted").count()
+    assert accepted == reports["filed"] - 2
+    open_reports = ProgressReport.objects.filter(period="2020Q4", department__code="market")
+    assert set(open_reports.exclude(status="accepted").values_list("status", flat=True)) == {
+        "returned",
+        "submitted",
+    }
     assert ReportEvent.objects.filter(kind="resubmitted").count() == reports["returned"]
     assert summary["assessments"] == [2019, 2020]
     assert Assessment.objects.get(year=2020).scores.count() > 5
