@@ -123,9 +123,12 @@ def test_pages_render(plan, office, market_officer, client_for):
         "/plan/standards/",
         "/plan/brands/?kind=brand_titles",
         "/plan/export/",
-        "/staff/",
     ]:
         assert c.get(url).status_code == 200, url
+    # The staff dashboard (the landing page) shows the plan's panel first to the office only.
+    panels = c.get("/staff/").content.decode()
+    assert 'href="/plan/"' in panels and "行动方案总览" in panels
+    assert "行动方案总览" not in client_for(market_officer).get("/staff/").content.decode()
     r = c.post(f"/plan/reports/{report.pk}/review/", {"decision": "accept"})
     assert r.status_code == 302
     report.refresh_from_db()
