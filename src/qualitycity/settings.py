@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "qualitycity.lists",
     "qualitycity.discipline",
     "qualitycity.supervision",
+    "qualitycity.plan",
     "qualitycity.portal",
     "qualitycity.demo",
 ]

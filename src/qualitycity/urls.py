@@ -5,6 +5,7 @@ from qualitycity.credit.api import router as credit_router
 from qualitycity.credit.api import subject_router as credit_subject_router
 from qualitycity.discipline.api import router as discipline_router
 from qualitycity.lists.api import router as lists_router
+from qualitycity.plan.api import router as plan_router
 from qualitycity.records.api import router as records_router
 from qualitycity.records.api_files import router as credit_file_router
 from qualitycity.subjects.api import router as subjects_router
@@ -20,6 +21,7 @@ api.add_router("/credit", credit_router)
 api.add_router("/discipline", discipline_router)
 api.add_router("/lists", lists_router)
 api.add_router("/supervision", supervision_router)
+api.add_router("/plan", plan_router)
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -31,5 +33,6 @@ urlpatterns = [
     path("lists/", include("qualitycity.lists.urls")),
     path("discipline/", include("qualitycity.discipline.urls")),
     path("supervision/", include("qualitycity.supervision.urls")),
+    path("plan/", include("qualitycity.plan.urls")),
     path("", include("qualitycity.portal.urls")),
 ]

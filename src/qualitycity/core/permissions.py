@@ -35,6 +35,12 @@ SCOPES: dict[str, str] = {
     "(the own department's)",
     "supervision.report": "sign credit commitments and report quality incidents (an "
     "enterprise for its own subject)",
+    "plan.read": "read the action plan: targets with their values, tasks, reports, registries, "
+    "the assessment and supervision notices (reports and notices: own department's)",
+    "plan.report": "file progress reports on the department's tasks and answer notices",
+    "plan.review": "accept or return reports, confirm departments, import the plan, assess, "
+    "issue notices and release progress (city-wide roles)",
+    "plan.registry": "load files into the standards and brand registries",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -53,6 +59,9 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "supervision.read",
             "supervision.plan",
             "supervision.result",
+            "plan.read",
+            "plan.report",
+            "plan.registry",
         }
     ),
     Role.INSPECTOR: frozenset(
@@ -64,6 +73,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "lists.read",
             "supervision.read",
             "supervision.result",
+            "plan.read",
         }
     ),
     Role.ENTERPRISE: frozenset(

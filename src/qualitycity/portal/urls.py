@@ -12,4 +12,5 @@ urlpatterns = [
     path("public/lists/", views.lists_catalogue, name="lists"),
     path("public/lists/<slug:list_code>/", views.list_entries, name="list"),
     path("public/inspections/", views.inspections, name="inspections"),
+    path("public/plan/", views.plan_progress, name="plan"),
 ]

@@ -136,3 +136,10 @@ def inspections(request: HttpRequest) -> HttpResponse:
         "portal/inspections.html",
         {"data": public_results(page=page, kind=kind), "plans": public_plans()},
     )
+
+
+def plan_progress(request: HttpRequest) -> HttpResponse:
+    """The quality improvement plan's progress as the quality office last released it."""
+    from qualitycity.plan.selectors import public_release_context
+
+    return render(request, "portal/plan.html", {"data": public_release_context()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,25 @@ class Command(BaseCommand):
             f"{sup['commitments']['signed']} ({sup['commitments']['broken']} broken); spot-check "
             f"samples {sup['spot_checks']['samples']} ({sup['spot_checks']['failed']} failed); "
             f"incidents {sup['incidents']} ({sup['seconds']} s)"
+        )
+        say("Running the quality improvement plan (registries, quarterly reports, assessment) …")
+        from qualitycity.demo.plan_demo import demo_plan
+
+        started_plan = time.monotonic()
+        # The registry files are written to a scratch folder: the loader keeps each original
+        # under FILES_ROOT with its SHA-256, and demo-files/ stays what `generate` writes.
+        with tempfile.TemporaryDirectory() as scratch:
+            plan_summary = demo_plan(
+                today=options.today, seed=options.seed, folder=Path(scratch) / "plan"
+            )
+        plan_summary["seconds"] = round(time.monotonic() - started_plan, 1)
+        summary["plan"] = plan_summary
+        reports, targets = plan_summary["reports"], plan_summary["targets"]
+        say(
+            f"  reports: {reports['filed']:,} filed ({reports['late']} late, "
+            f"{reports['returned']} returned and refiled), {reports['flagged']} not filed; "
+            f"targets: {', '.join(f'{k} {v}' for k, v in targets.items())}; "
+            f"{plan_summary['notices']} notices ({plan_summary['seconds']} s)"
         )
         return summary
 
