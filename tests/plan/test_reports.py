@@ -134,6 +134,21 @@ def test_overdue_reports_are_flagged_once_and_filing_marks_late(plan, market_off
     assert report.pk == flagged.pk and report.status == "submitted" and report.late
 
 
+def test_the_worker_flags_overdue_reports_by_itself(plan, settings):
+    from zoneinfo import ZoneInfo
+
+    from qualitycity.core.models import Job
+    from qualitycity.core.schedule import run_due
+
+    settings.QUALITYCITY_DAILY_AT = "01:00"
+    started = {
+        r.name: r for r in run_due(dt.datetime(2019, 4, 16, 2, tzinfo=ZoneInfo("Asia/Shanghai")))
+    }
+    job = Job.objects.get(pk=started["plan_daily"].job_id)
+    assert job.status == "succeeded" and job.outcome[plan.code]["flagged"] == 33
+    assert ProgressReport.objects.filter(period="2019Q1", status="overdue").count() == 33
+
+
 def test_confirming_departments_is_a_logged_change(plan, office, department):
     measure = plan.measures.get(number="四(二)")
     assert not measure.departments_confirmed

@@ -6,8 +6,8 @@ class PlanConfig(AppConfig):
     label = "plan"
 
     def ready(self) -> None:
-        # The seed plan is loaded after every migrate (idempotent) and the dashboard panel is
-        # registered.
-        from . import dashboard, signals  # noqa: F401
+        # The seed plan is loaded after every migrate (idempotent), the dashboard panel and the
+        # daily job ("plan_daily": overdue reports) are registered.
+        from . import dashboard, services, signals  # noqa: F401
 
         dashboard.register()

@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from qualitycity.core import context
 from qualitycity.core.errors import Conflict, PermissionDenied, ValidationFailed
-from qualitycity.core.models import Department, User
+from qualitycity.core.jobs import job_create, job_enqueue, job_kind
+from qualitycity.core.models import Department, Job, User
 from qualitycity.core.permissions import require_scope
+from qualitycity.core.schedule import daily
 from qualitycity.records.ingest.errors import FileRefused
 from qualitycity.records.ingest.readers import open_table, store_copy
 from qualitycity.subjects.models import Subject
@@ -817,6 +819,24 @@ def assessment_produce(
         for r in rows
     )
     return assessment
+
+
+@job_kind("plan_daily")
+def _daily_job(job: Job, progress: Any) -> dict[str, Any]:
+    day = dt.date.fromisoformat(job.params["today"])
+    return {
+        plan.code: reports_flag_overdue(plan=plan, on=day) for plan in Plan.objects.order_by("code")
+    }
+
+
+@daily("plan_daily", "flag progress reports not filed by their due day")
+def _start_daily(day: dt.date) -> Job:
+    job = job_create(
+        kind="plan_daily",
+        title=f"Overdue progress reports on {day}",
+        params={"today": day.isoformat()},
+    )
+    return job_enqueue(job)
 
 
 @transaction.atomic
