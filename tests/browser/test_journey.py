@@ -77,7 +77,7 @@ def test_log_in_search_by_two_characters_and_open_credit_file(live_server, make_
     page.fill("input[name=username]", "qo")
     page.fill("input[name=password]", PASSWORD)
     page.click("form.stacked button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/staff/")
+    page.wait_for_url(f"{live_server.url}/plan/")  # the quality office's top page
     assert page.locator("html").get_attribute("lang") == "zh-hans"
 
     # Search by a two-character fragment of the name on the staff search page.

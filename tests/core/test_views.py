@@ -29,8 +29,10 @@ def test_login_form_signs_in_and_logout_signs_out(client, make_user):
     response = client.post(
         reverse("core:login"), {"username": "alice", "password": PASSWORD}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("core:dashboard")
+    # The quality office lands on the plan's dashboard, its top page.
+    assert response.redirect_chain[-1][0] == reverse("plan:index")
     assert response.context["user"].username == "alice"
+    assert f'class="brand" href="{reverse("plan:index")}"' in response.content.decode()
     response = client.post(reverse("core:logout"), follow=True)
     assert not response.context["user"].is_authenticated
     assert client.get(reverse("core:dashboard")).status_code == 302
@@ -229,3 +231,19 @@ def test_language_switch_gives_english(client, make_user):
     text = response.content.decode()
     assert 'lang="en"' in text
     assert "Log out" in text and "Dashboard" in text
+
+
+def test_other_roles_land_on_the_workbench_and_next_is_honoured(client, make_user):
+    make_user("olga", Role.DATA_OFFICER, department="market")
+    response = client.post(
+        reverse("core:login"), {"username": "olga", "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("core:dashboard")
+    client.post(reverse("core:logout"))
+    make_user("quinn", Role.QUALITY_OFFICE)
+    response = client.post(
+        reverse("core:login") + "?next=" + reverse("core:jobs"),
+        {"username": "quinn", "password": PASSWORD},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("core:jobs")

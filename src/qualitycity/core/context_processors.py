@@ -12,6 +12,8 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from .dashboard import landing_url
+
 # Audiences: "staff" = any signed-in user, "submitters" = city-wide roles and data officers,
 # "citywide" = platform admin and quality office, None = everyone (also the public).
 # (section label, [(item label, url name, audience), ...])
@@ -66,10 +68,11 @@ def _admitted(user: Any, audience: str | None) -> bool:
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """``navigation``: sections of ``{"label", "items": [{"label", "url", "active"}]}``."""
+    """``navigation``: sections of ``{"label", "items": [{"label", "url", "active"}]}``;
+    ``home_url``: the signed-in user's top page (``core.dashboard.landing_url``)."""
     user = getattr(request, "user", None)
     if user is None:
-        return {"navigation": []}
+        return {"navigation": [], "home_url": None}
     sections = []
     best: dict[str, Any] | None = None
     for section_label, entries in NAVIGATION:
@@ -91,4 +94,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             sections.append({"label": section_label, "items": items})
     if best is not None:
         best["active"] = True
-    return {"navigation": sections}
+    home = landing_url(user) if getattr(user, "is_authenticated", False) else None
+    return {"navigation": sections, "home_url": home}

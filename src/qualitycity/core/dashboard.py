@@ -95,3 +95,30 @@ def panels_for(request: HttpRequest) -> list[dict[str, Any]]:
             data, failed = {}, True
         shown.append({"key": panel.key, "template": panel.template, "data": data, "failed": failed})
     return shown
+
+
+# --- landing pages ------------------------------------------------------------------------------
+
+_LANDINGS: dict[str, str] = {}
+
+
+def register_landing(*, roles: set[str], url_name: str) -> None:
+    """Make ``url_name`` the page users of ``roles`` land on after logging in (and the brand
+    link's target), instead of the dashboard. The plan app makes its dashboard the quality
+    office's top page this way."""
+    for role in roles:
+        _LANDINGS[str(role)] = url_name
+
+
+def landing_url(user: Any) -> str:
+    """Where ``user`` lands: the page registered for the role, else the staff dashboard."""
+    from django.urls import NoReverseMatch, reverse
+
+    role = "platform_admin" if getattr(user, "is_superuser", False) else None
+    name = _LANDINGS.get(getattr(user, "role", None) or "") or (role and _LANDINGS.get(role))
+    if name:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            pass
+    return reverse("core:dashboard")

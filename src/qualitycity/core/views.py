@@ -27,6 +27,12 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self) -> str:
+        # Without a ?next=, each role lands on its top page (core.dashboard.register_landing).
+        from .dashboard import landing_url
+
+        return landing_url(self.request.user)
+
 
 class LogoutView(auth_views.LogoutView):
     template_name = "core/logged_out.html"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from qualitycity.core.dashboard import register_panel
+from qualitycity.core.dashboard import register_landing, register_panel
 
 
 def _context(request: HttpRequest) -> dict[str, Any]:
@@ -44,3 +44,5 @@ def register() -> None:
         order=1,
         roles={"platform_admin", "quality_office"},
     )
+    # The plan's dashboard is the quality office's top page (the workbench stays one click away).
+    register_landing(roles={"quality_office"}, url_name="plan:index")
