@@ -15,14 +15,13 @@ Natural persons are masked in the output.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from typing import Any
 
-import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core import context
+from qualitycity.core.cli import date_arg, json_text
 from qualitycity.core.errors import ApplicationError
 from qualitycity.core.jobs import job_create, job_run
 from qualitycity.core.models import Job
@@ -32,19 +31,6 @@ from qualitycity.lists.models import ListEntry
 from qualitycity.lists.services import effective_day
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"not a date (YYYY-MM-DD): {text}") from None
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(
-        obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-    ).decode()
-
-
 class Command(BaseCommand):
     help = "Red, black and watch lists: catalogue, rule proposals, expiry, overdue decisions."
 
@@ -52,12 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON")
         sub = parser.add_subparsers(dest="action")
         propose = sub.add_parser("propose", help="propose entries from the lists' rules")
-        propose.add_argument("--on", type=_date, help="the day the rules run (default today)")
+        propose.add_argument("--on", type=date_arg, help="the day the rules run (default today)")
         propose.add_argument("--list", action="append", dest="lists", metavar="L")
         propose.add_argument("--json", action="store_true")
         propose.add_argument("--no-progress", action="store_true")
         expire = sub.add_parser("expire", help="expire entries whose publication has ended")
-        expire.add_argument("--on", type=_date, help="today's date (default today)")
+        expire.add_argument("--on", type=date_arg, help="today's date (default today)")
         expire.add_argument("--json", action="store_true")
         expire.add_argument("--no-progress", action="store_true")
         overdue = sub.add_parser("overdue", help="objections and repairs past their deadline")
@@ -83,7 +69,7 @@ class Command(BaseCommand):
     def _catalogue(self, *, json: bool = False, **_: Any) -> None:  # noqa: A002
         rows = selectors.catalogue_list()
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             period = (
@@ -126,7 +112,7 @@ class Command(BaseCommand):
         Job.objects.filter(pk=job.pk).update(unit="records")
         outcome = self._run(job, no_progress=no_progress, desc="propose", unit="records").outcome
         if json:
-            self.stdout.write(_dumps(outcome))
+            self.stdout.write(json_text(outcome))
             return
         self.stdout.write(
             f"{outcome['proposed']} entries proposed on {outcome['on']} "
@@ -148,7 +134,7 @@ class Command(BaseCommand):
         Job.objects.filter(pk=job.pk).update(unit="entries")
         outcome = self._run(job, no_progress=no_progress, desc="expire", unit="entries").outcome
         if json:
-            self.stdout.write(_dumps(outcome))
+            self.stdout.write(json_text(outcome))
             return
         self.stdout.write(f"{outcome['expired']} entries expired on {outcome['today']}")
         for code, n in outcome["lists"].items():
@@ -160,7 +146,7 @@ class Command(BaseCommand):
     def _overdue(self, *, department, json: bool, **_: Any) -> None:  # noqa: A002
         rows = selectors.overdue_items(department=department)
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         if not rows:
             self.stdout.write("No decision is overdue.")
@@ -194,7 +180,7 @@ class Command(BaseCommand):
             subject=subject_get(code=subject) if subject else None,
         )
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows["items"]:
             self.stdout.write(

@@ -25,27 +25,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core import context
+from qualitycity.core.cli import date_arg, json_text
 from qualitycity.core.errors import ApplicationError
 from qualitycity.plan import selectors, services
 from qualitycity.plan.models import Measure, ProgressReport
 from qualitycity.plan.registries import KINDS
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"not a date (YYYY-MM-DD): {text}") from None
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(
-        obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-    ).decode()
 
 
 class Command(BaseCommand):
@@ -62,11 +49,11 @@ class Command(BaseCommand):
         p.add_argument("--format", choices=["yaml", "json"], default="yaml")
         p.add_argument("--output", type=Path, help="file to write (default: standard output)")
         p = sub.add_parser("targets", help="every target with its current value")
-        p.add_argument("--on", type=_date, help="as of this day (default today)")
+        p.add_argument("--on", type=date_arg, help="as of this day (default today)")
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("items", help="the registry items behind a computed target")
         p.add_argument("target")
-        p.add_argument("--on", type=_date)
+        p.add_argument("--on", type=date_arg)
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("tasks", help="the plan's measures (tasks)")
         p.add_argument("--department")
@@ -78,7 +65,7 @@ class Command(BaseCommand):
         p.add_argument("--period")
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("overdue", help="flag reports not filed by their due day")
-        p.add_argument("--on", type=_date)
+        p.add_argument("--on", type=date_arg)
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("registry", help="registries: counts, or load a file")
         p.add_argument("registry_action", nargs="?", choices=["load"])
@@ -90,11 +77,11 @@ class Command(BaseCommand):
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("notices", help="supervision notices (list, or --generate)")
         p.add_argument("--generate", action="store_true")
-        p.add_argument("--on", type=_date)
+        p.add_argument("--on", type=date_arg)
         p.add_argument("--json", action="store_true")
         p = sub.add_parser("release", help="release the plan's progress to the public portal")
         p.add_argument("--note", default="")
-        p.add_argument("--on", type=_date)
+        p.add_argument("--on", type=date_arg)
         p.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, action: str | None = None, **opts: Any) -> None:
@@ -109,7 +96,7 @@ class Command(BaseCommand):
 
     def _out(self, obj: Any, as_json: bool, lines: list[str]) -> None:
         if as_json:
-            self.stdout.write(_dumps(obj))
+            self.stdout.write(json_text(obj))
         else:
             for line in lines:
                 self.stdout.write(line)

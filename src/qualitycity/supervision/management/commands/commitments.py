@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core import context
+from qualitycity.core.cli import json_text
 from qualitycity.core.errors import ApplicationError
 from qualitycity.supervision import selectors, services
 from qualitycity.supervision.models import Commitment
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2, default=str).decode()
 
 
 class Command(BaseCommand):
@@ -58,7 +54,7 @@ class Command(BaseCommand):
             for t in services.commitment_templates().values()
         ]
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             self.stdout.write(
@@ -84,7 +80,7 @@ class Command(BaseCommand):
             for c in qs
         ]
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             self.stdout.write(
@@ -95,6 +91,6 @@ class Command(BaseCommand):
     def _check(self, *, json: bool, **_: Any) -> None:  # noqa: A002
         out = services.commitments_check()
         if json:
-            self.stdout.write(_dumps(out))
+            self.stdout.write(json_text(out))
             return
         self.stdout.write(f"{out['broken']} commitment(s) broken, {out['ended']} ended.")

@@ -22,22 +22,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core import context
+from qualitycity.core.cli import json_text
 from qualitycity.core.errors import ApplicationError
 from qualitycity.supervision import selectors, services
 from qualitycity.supervision.models import InspectionPlan
 
 EXIT_DIGEST = 3
 EXIT_DRAW = 4
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(
-        obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-    ).decode()
 
 
 class Command(BaseCommand):
@@ -90,7 +84,7 @@ class Command(BaseCommand):
     def _list(self, *, json: bool, **_: Any) -> None:  # noqa: A002
         rows = selectors.plan_rows(actor=None)
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         if not rows:
             self.stdout.write("No inspection plan.")
@@ -115,7 +109,7 @@ class Command(BaseCommand):
             selectors.task_dict(t, masked=True) for t in selectors.tasks(plan=p)[:tasks]
         ]
         if json:
-            self.stdout.write(_dumps(data))
+            self.stdout.write(json_text(data))
             return
         w = self.stdout.write
         w(f"Plan {p.pk}: {p.name} ({p.status}{', joint' if data['joint'] else ''})")
@@ -145,7 +139,7 @@ class Command(BaseCommand):
         attempt = services.plan_draw(plan=self._plan(plan), actor=None, reason=reason)
         data = selectors.draw_dict(attempt)
         if json:
-            self.stdout.write(_dumps(data))
+            self.stdout.write(json_text(data))
             return
         self.stdout.write(
             f"Plan {plan} drawn (draw {attempt.number}): {attempt.task_count} tasks from a pool of "
@@ -158,7 +152,7 @@ class Command(BaseCommand):
         attempt = selectors.draw_get(plan=self._plan(plan), number=draw)
         v = services.draw_verify(attempt=attempt)
         if json:
-            self.stdout.write(_dumps(v.as_dict()))
+            self.stdout.write(json_text(v.as_dict()))
         elif v.ok:
             self.stdout.write(
                 f"Plan {plan}, draw {attempt.number}: reproduced exactly ({v.tasks} tasks; "
@@ -190,7 +184,7 @@ class Command(BaseCommand):
             for r in selectors.overdue_results(actor=None)
         ]
         if json:
-            self.stdout.write(_dumps({"flagged": flagged, "late": rows}))
+            self.stdout.write(json_text({"flagged": flagged, "late": rows}))
             return
         self.stdout.write(f"{flagged} result(s) newly flagged; {len(rows)} late in all.")
         for r in rows:
@@ -217,7 +211,7 @@ class Command(BaseCommand):
             qs = qs.filter(department__code=department)
         rows = [self._inspector_row(i) for i in qs]
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             self.stdout.write(
@@ -247,7 +241,7 @@ class Command(BaseCommand):
             user=user,
         )
         if opts["json"]:
-            self.stdout.write(_dumps(self._inspector_row(i)))
+            self.stdout.write(json_text(self._inspector_row(i)))
         else:
             self.stdout.write(f"Inspector {i.badge_no} ({i.name}, {dept.code}) added.")
 
