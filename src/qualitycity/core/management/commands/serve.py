@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from gunicorn.glogging import Logger
 
+from qualitycity.core import server as fair_workers
 from qualitycity.core.logging import install_access_log_filter
 
 
@@ -55,7 +56,8 @@ class Command(BaseCommand):
                 self.cfg.set("bind", f"{host}:{port}")
                 self.cfg.set("workers", workers)
                 self.cfg.set("threads", threads)
-                self.cfg.set("worker_class", "gthread")
+                # gthread, taking connections fairly between the workers (core/server.py)
+                self.cfg.set("worker_class", "qualitycity.core.server.FairThreadWorker")
                 self.cfg.set("timeout", 120)
                 self.cfg.set("accesslog", "-")
                 self.cfg.set("logger_class", RedactingLogger)
@@ -68,6 +70,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Serving on http://{host}:{port}/ ({settings.DATABASES['default']['ENGINE']})"
         )
+        fair_workers.prepare(workers)
         Server().run()
 
 
