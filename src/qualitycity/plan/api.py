@@ -239,13 +239,15 @@ def registry_load(request: HttpRequest, kind: str, file: File[UploadedFile]):
 
 @router.get("/assessment/{year}", response={200: dict, **ERRORS}, operation_id="plan_assessment")
 def assessment(request: HttpRequest, year: int):
-    """The year's ranked table; each score with its components and their inputs."""
+    """The year's ranked tables of departments and of districts; each score with its
+    components and their inputs."""
     a = selectors.assessment_get(_read(request), year)
     return {
         "year": a.year,
         "as_of": a.as_of,
         "scheme": a.scheme,
         "table": selectors.assessment_table(a),
+        "districts": selectors.assessment_table(a, "district"),
     }
 
 

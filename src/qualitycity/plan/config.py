@@ -101,4 +101,21 @@ def assessment_scheme(text: str | None = None, name: str = "assessment.yaml") ->
     }
     if sum(scheme["weights"].values()) <= 0:
         raise ValidationFailed(f"{path}: the weights add up to 0", code="invalid_configuration")
+    from .registries import METRICS
+
+    district = doc.get("district_metrics") or {}
+    if not isinstance(district, dict):
+        raise ValidationFailed(
+            f"{path}:{doc.key_lines.get('district_metrics', '?')}: district_metrics must be a "
+            "mapping of metric → weight",
+            code="invalid_configuration",
+        )
+    for key in district:
+        if key not in METRICS:
+            raise ValidationFailed(
+                f"{path}:{district.key_lines.get(key, '?')}: unknown metric {key!r} "
+                f"(one of {', '.join(sorted(METRICS))})",
+                code="invalid_configuration",
+            )
+    scheme["district_metrics"] = {k: _number(district, k, path, high=100) for k in district}
     return scheme

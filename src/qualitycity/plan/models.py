@@ -583,8 +583,11 @@ class AssessmentScore(models.Model):
     """One unit's score with every component and the inputs behind it."""
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="scores")
-    unit_kind = models.CharField(max_length=10, default="department")
-    department = models.ForeignKey("core.Department", on_delete=models.PROTECT, related_name="+")
+    unit_kind = models.CharField(max_length=10, default="department")  # department | district
+    department = models.ForeignKey(
+        "core.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    district = models.CharField(max_length=6, blank=True, help_text="GB/T 2260 code")
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField()
     components = models.JSONField(
@@ -592,11 +595,16 @@ class AssessmentScore(models.Model):
     )
 
     class Meta:
-        ordering = ["assessment", "rank"]
+        ordering = ["assessment", "unit_kind", "rank"]
         constraints = [
             models.UniqueConstraint(
                 fields=["assessment", "department"], name="one_score_per_department"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["assessment", "district"],
+                condition=~models.Q(district=""),
+                name="one_score_per_district",
+            ),
         ]
 
     def __str__(self) -> str:

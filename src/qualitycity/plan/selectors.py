@@ -620,6 +620,71 @@ def assessment_compute(
     return rows
 
 
+def district_assessment_compute(
+    *, plan: Plan, year: int, as_of: dt.date, scheme: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The districts' ranked table (``district_metrics`` of the scheme): for each metric, the
+    items of subjects registered in the district that the metric counts on ``as_of`` but did
+    not count at the end of the previous year, against the best district's gain. Every
+    component keeps the metric, the gain, the best gain and the ids of the items behind it."""
+    from qualitycity.subjects.codelists import DISTRICTS
+
+    from .registries import METRICS
+
+    weights = scheme.get("district_metrics") or {}
+    if not weights:
+        return []
+    year_start = dt.date(year, 1, 1) - dt.timedelta(days=1)
+    gains: dict[str, dict[str, set[int]]] = {}
+    for code in weights:
+        metric = METRICS[code]
+        before = set(metric.items(year_start, plan.starts_on).values_list("pk", flat=True))
+        per: dict[str, set[int]] = defaultdict(set)
+        for pk, district in (
+            metric.items(as_of, plan.starts_on)
+            .filter(subjects__district__in=DISTRICTS)
+            .values_list("pk", "subjects__district")
+            .distinct()
+        ):
+            if pk not in before:
+                per[district].add(pk)
+        gains[code] = per
+    city = next(iter(DISTRICTS))  # the city's own code: subjects without a district
+    rows = []
+    for district in (d for d in DISTRICTS if d != city):
+        comps: dict[str, dict[str, Any]] = {}
+        for code, weight in weights.items():
+            per = gains[code]
+            best = max((len(v) for v in per.values()), default=0)
+            if best == 0:
+                continue  # no district gained: the metric does not separate them
+            held = sorted(per.get(district, ()))
+            comps[code] = {
+                "score": round(len(held) / best, 4),
+                "weight": weight,
+                "inputs": [
+                    {
+                        "metric": code,
+                        "registry": METRICS[code].kind,
+                        "gained": len(held),
+                        "best_gain": best,
+                        "items": held,
+                    }
+                ],
+            }
+        total_w = sum(c["weight"] for c in comps.values())
+        score = (
+            round(100 * sum(c["weight"] * c["score"] for c in comps.values()) / total_w, 2)
+            if total_w
+            else 0.0
+        )
+        rows.append({"district": district, "score": score, "components": comps})
+    rows.sort(key=lambda r: (-r["score"], r["district"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    return rows
+
+
 def _component(inputs: list[dict[str, Any]], weight: float) -> dict[str, Any]:
     score = sum(i["score"] for i in inputs) / len(inputs) if inputs else 0.0
     return {"score": round(score, 4), "weight": weight, "inputs": inputs}
@@ -632,17 +697,21 @@ def assessment_get(plan: Plan, year: int) -> Assessment:
     return a
 
 
-def assessment_table(a: Assessment) -> list[dict[str, Any]]:
-    return [
-        {
-            "rank": s.rank,
-            "department": s.department.code,
-            "department_name": s.department.name,
-            "score": s.score,
-            "components": s.components,
-        }
-        for s in a.scores.select_related("department")
-    ]
+def assessment_table(a: Assessment, unit_kind: str = "department") -> list[dict[str, Any]]:
+    """The ranked rows of one kind of unit: ``department`` or ``district``."""
+    from qualitycity.core.i18n import bilingual
+    from qualitycity.subjects.codelists import DISTRICTS
+
+    rows = []
+    for s in a.scores.filter(unit_kind=unit_kind).select_related("department"):
+        row = {"rank": s.rank, "score": s.score, "components": s.components}
+        if unit_kind == "district":
+            zh, en = DISTRICTS.get(s.district, (s.district, s.district))
+            row.update(district=s.district, district_name=str(bilingual(zh, en)))
+        else:
+            row.update(department=s.department.code, department_name=s.department.name)
+        rows.append(row)
+    return rows
 
 
 def lagging_findings(*, plan: Plan, on: dt.date) -> list[dict[str, Any]]:

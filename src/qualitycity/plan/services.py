@@ -793,7 +793,8 @@ def _load_rows(k, rf: RegistryFile, table, mapping, header_index) -> None:
 def assessment_produce(
     *, plan: Plan, year: int, actor: Any = None, as_of: dt.date | None = None
 ) -> Assessment:
-    """Score every responsible department for ``year`` under the configured scheme.
+    """Score every responsible department, and every district (``district_metrics``), for
+    ``year`` under the configured scheme.
 
     Re-running replaces the year's table (the scheme or the reports may have changed); each
     score keeps its components with the inputs behind them (``AssessmentScore.components``).
@@ -807,16 +808,32 @@ def assessment_produce(
         year=year,
         defaults={"as_of": as_of, "scheme": scheme, "produced_by": _user(actor)},
     )
+    districts = selectors.district_assessment_compute(
+        plan=plan, year=year, as_of=as_of, scheme=scheme
+    )
     assessment.scores.all().delete()
     AssessmentScore.objects.bulk_create(
-        AssessmentScore(
-            assessment=assessment,
-            department_id=r["department_id"],
-            rank=r["rank"],
-            score=r["score"],
-            components=r["components"],
-        )
-        for r in rows
+        [
+            AssessmentScore(
+                assessment=assessment,
+                department_id=r["department_id"],
+                rank=r["rank"],
+                score=r["score"],
+                components=r["components"],
+            )
+            for r in rows
+        ]
+        + [
+            AssessmentScore(
+                assessment=assessment,
+                unit_kind="district",
+                district=r["district"],
+                rank=r["rank"],
+                score=r["score"],
+                components=r["components"],
+            )
+            for r in districts
+        ]
     )
     return assessment
 

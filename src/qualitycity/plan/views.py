@@ -363,7 +363,12 @@ def assessment(request: HttpRequest, year: int) -> HttpResponse:
         a = selectors.assessment_get(plan, year)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    context = {"plan": plan, "a": a, "table": selectors.assessment_table(a)}
+    context = {
+        "plan": plan,
+        "a": a,
+        "table": selectors.assessment_table(a),
+        "districts": selectors.assessment_table(a, "district"),
+    }
     return render(request, "plan/assessment.html", context)
 
 
