@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from qualitycity.core.models import ApiClient, hash_key
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +84,33 @@ def test_openapi_and_docs_are_served():
 def test_request_id_header_on_every_response():
     response = Client().get("/api/v1/departments")
     assert len(response["X-Request-ID"]) == 36
+
+
+def test_an_unsafe_request_without_credentials_is_401_even_with_csrf_checks_on(api_key):
+    """As over real HTTP (the test client skips CSRF unless told): no key and no session is
+    "unauthenticated", not a CSRF failure; a browser session without the token still is 403."""
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        "/api/v1/discipline/check", {"subject": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
+    key = api_key(["discipline.check"])
+    keyed = client.post(
+        "/api/v1/discipline/check",
+        {"subject": "91370200MA3C5FGH2X", "scenario": "subsidies"},
+        content_type="application/json",
+        **bearer(key),
+    )
+    assert keyed.status_code != 403  # a key needs no CSRF token
+
+
+def test_a_session_post_without_the_csrf_token_is_refused(make_user):
+    make_user("csrf-office")
+    client = Client(enforce_csrf_checks=True)
+    client.login(username="csrf-office", password=PASSWORD)
+    response = client.post(
+        "/api/v1/discipline/check",
+        {"subject": "91370200MA3C5FGH2X", "scenario": "subsidies", "department": "market"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
