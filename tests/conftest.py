@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from qualitycity.core.models import Department, Role, User
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_lock_file_left():
+    """The SQLite test database is deleted at the end; so is its write-turn lock file."""
+    yield
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        Path(f"{name}.writelock").unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
