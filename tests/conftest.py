@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +110,53 @@ def register_subjects(db) -> Callable[..., list[str]]:
         return [r["code"] for r in rows]
 
     return register
+
+
+# --- a real browser (Playwright driving Debian's Chromium) ----------------------------------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str | None:
+    for candidate in (
+        os.environ.get("QUALITYCITY_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    executable = _chromium()
+    if executable is None:
+        pytest.skip(
+            "No Chromium found: install one with `apt-get install chromium` "
+            "(or set QUALITYCITY_CHROMIUM to its path) to run the browser test."
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test around it are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as pw:
+        # launch() gives every run a fresh, temporary user-data dir of its own.
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale="zh-CN")
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
