@@ -77,3 +77,45 @@ def test_office_plans_and_draws_officer_enters_a_result_public_sees_it(
     page.context.clear_cookies()
     page.goto(f"{base}/public/inspections/")
     assert task.subject.name in page.content()
+
+
+def test_enterprise_signs_a_commitment_and_reports_an_incident_the_department_triages(
+    live_server, browser_page, enterprise, city, make_user
+):
+    from django.utils import timezone
+
+    from qualitycity.supervision.models import Commitment, IncidentReport
+
+    page, base = browser_page, live_server.url
+    make_user("market-triage", Role.DATA_OFFICER, "market")
+
+    log_in(page, base, enterprise.username)
+    page.goto(f"{base}/supervision/commitments/")
+    page.click("form.commitment:has(input[value=licence_application]) button[type=submit]")
+    page.wait_for_load_state()
+    commitment = Commitment.objects.get(subject=city[0])
+    assert commitment.status == "in_force" and commitment.record_id is not None
+
+    page.goto(f"{base}/supervision/incidents/")
+    page.fill("input[name=product]", "速冻水饺")
+    page.fill("input[name=batch]", "20261126-03")
+    page.fill("textarea[name=defect]", "部分批次包装破损")
+    page.fill("input[name=scale]", "约300箱")
+    discovered = timezone.localtime() - timezone.timedelta(hours=3)
+    page.fill("input[name=discovered_at]", discovered.strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("select[name=department]", "market")
+    page.click("form.form button[type=submit]")
+    page.wait_for_load_state()
+    report = IncidentReport.objects.get(subject=city[0])
+    assert report.status == "reported" and not report.late
+
+    log_in(page, base, "market-triage")
+    page.goto(f"{base}/supervision/incidents/{report.pk}/")
+    page.select_option("select[name=risk_level]", index=1)
+    page.fill("textarea[name=follow_up]", "责令下架破损批次并抽样检验")
+    page.check("input[name=recall_needed]")
+    page.click("form.form button[type=submit]")
+    page.wait_for_load_state()
+    report.refresh_from_db()
+    assert report.status == "triaged" and report.recall_needed
+    assert report.events.count() >= 2  # reported, then triaged: the history is kept
