@@ -365,10 +365,47 @@ def report_list(
     period: str | None = None,
     measure: str | None = None,
 ) -> QuerySet:
-    qs = (
-        ProgressReport.objects.restrict(user, "view")
-        .filter(measure__plan=plan)
-        .select_related("measure", "department", "submitted_by", "reviewed_by")
+    """The plan's reports ``user`` may see, filtered."""
+    return _reports_filtered(
+        ProgressReport.objects.restrict(user, "view"),
+        plan=plan,
+        status=status,
+        department=department,
+        period=period,
+        measure=measure,
+    )
+
+
+def report_list_operator(
+    *,
+    plan: Plan,
+    status: str | None = None,
+    department: str | None = None,
+    period: str | None = None,
+    measure: str | None = None,
+) -> QuerySet:
+    """Every report of the plan, filtered: for the operator's command line."""
+    return _reports_filtered(
+        ProgressReport.objects.all(),
+        plan=plan,
+        status=status,
+        department=department,
+        period=period,
+        measure=measure,
+    )
+
+
+def _reports_filtered(
+    qs: QuerySet,
+    *,
+    plan: Plan,
+    status: str | None,
+    department: str | None,
+    period: str | None,
+    measure: str | None,
+) -> QuerySet:
+    qs = qs.filter(measure__plan=plan).select_related(
+        "measure", "department", "submitted_by", "reviewed_by"
     )
     if status:
         qs = qs.filter(status=status)

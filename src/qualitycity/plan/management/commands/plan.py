@@ -185,15 +185,9 @@ class Command(BaseCommand):
 
     def _reports(self, *, status=None, department=None, period=None, json=False, **opts):  # noqa: A002
         plan = self._plan(opts)
-        qs = ProgressReport.objects.filter(measure__plan=plan).select_related(
-            "measure", "department"
+        qs = selectors.report_list_operator(
+            plan=plan, status=status, department=department, period=period
         )
-        if status:
-            qs = qs.filter(status=status)
-        if department:
-            qs = qs.filter(department__code=department)
-        if period:
-            qs = qs.filter(period=period)
         rows = [selectors.report_dict(r) for r in qs.prefetch_related("events")]
         self._out(
             rows,
