@@ -418,6 +418,13 @@ def _reports_filtered(
     return qs
 
 
+def reportable_targets(*, plan: Plan, department: Any) -> QuerySet:
+    """The targets whose values ``department`` reports (not computed by the platform)."""
+    return Target.objects.filter(
+        plan=plan, department=department, obtained=Target.Obtained.REPORTED
+    )
+
+
 def report_get(*, user: Any, pk: int) -> ProgressReport:
     r = (
         ProgressReport.objects.restrict(user, "view")

@@ -192,9 +192,7 @@ def report_new(request: HttpRequest, number: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     user = request.user
     dept = user.department if not user.is_citywide else m.lead_department
-    reportable = Target.objects.filter(
-        plan=plan, department=dept, obtained=Target.Obtained.REPORTED
-    )
+    reportable = selectors.reportable_targets(plan=plan, department=dept)
     today = timezone.localdate()
     periods = services.plan_periods(plan, until=today)[::-1]
     form = {"period": request.GET.get("period") or (periods[0] if periods else "")}
