@@ -1,10 +1,9 @@
 """``qualitycity apiclient create|list|revoke``: API clients of department business systems."""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from qualitycity.core import context
+from qualitycity.core.cli import json_text
 from qualitycity.core.errors import ApplicationError
 from qualitycity.core.selectors import apiclient_list
 from qualitycity.core.services import apiclient_create, apiclient_revoke, department_get
@@ -41,7 +40,7 @@ class Command(BaseCommand):
             rate_limit=rate_limit,
         )
         if json:
-            self.stdout.write(_dumps({"name": client.name, "key": key, "scopes": client.scopes}))
+            self.stdout.write(json_text({"name": client.name, "key": key, "scopes": client.scopes}))
         else:
             self.stdout.write(f"API client {client.name} created for {client.department.code}.")
             self.stdout.write(f"Key (shown once; send as 'Authorization: Bearer <key>'):\n{key}")
@@ -49,7 +48,7 @@ class Command(BaseCommand):
     def _list(self, *, json: bool, **_):  # noqa: A002
         rows = apiclient_list()
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             state = "active" if r["active"] else "revoked"
@@ -61,7 +60,3 @@ class Command(BaseCommand):
     def _revoke(self, *, name, **_):
         apiclient_revoke(name=name)
         self.stdout.write(f"API client {name} revoked.")
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)

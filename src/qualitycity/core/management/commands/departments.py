@@ -1,9 +1,8 @@
 """``qualitycity departments [--json]``: the departments and what they may submit."""
 
-import json
-
 from django.core.management.base import BaseCommand
 
+from qualitycity.core.cli import json_text
 from qualitycity.core.selectors import department_list
 
 
@@ -16,13 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, json: bool = False, **options):  # noqa: A002
         rows = department_list()
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             flag = "*" if r["data_holding"] else " "
             self.stdout.write(f"{flag} {r['code']:<16} {r['name_zh']}  ({r['name_en']})")
         self.stdout.write("* one of the plan's credit-data-holding domains")
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)

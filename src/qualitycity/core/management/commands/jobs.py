@@ -1,10 +1,9 @@
 """``qualitycity jobs [--json] [--limit N]``: recent jobs and their progress;
 ``qualitycity jobs --daily [--json]``: the daily jobs, their last run and their next."""
 
-import json
-
 from django.core.management.base import BaseCommand
 
+from qualitycity.core.cli import json_text
 from qualitycity.core.selectors import job_list
 
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
             return
         rows = job_list(limit=limit)
         if json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             pct = "" if r["percent"] is None else f"{r['percent']:5.1f}%"
@@ -37,7 +36,7 @@ class Command(BaseCommand):
 
         rows = schedule_status()
         if as_json:
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(json_text(rows))
             return
         for r in rows:
             last = f"{r['last_day']} ({r['last_status'] or '-'})" if r["last_day"] else "never"
@@ -45,7 +44,3 @@ class Command(BaseCommand):
                 f"{r['name']:<24} daily at {r['at']}  last {last:<24} "
                 f"next {r['next']:%Y-%m-%d %H:%M}  {r['description']}"
             )
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
