@@ -143,3 +143,34 @@ def test_catalogue_recompiled_when_the_po_changes_even_if_the_mo_looks_newer(set
     os.utime(po, (1, 1))  # the changed .po looks older than the .mo
     assert ensure_compiled() == [mo]
     assert "对".encode() in mo.read_bytes()
+
+
+def test_processes_starting_together_compile_the_catalogue_without_tripping(settings, tmp_path):
+    """Workers starting at once on a new home each compile; none fails, the result is whole."""
+    import threading
+
+    from babel.messages.mofile import read_mo
+
+    from qualitycity.core.i18n import ensure_compiled
+
+    settings.LOCALE_PATHS = [tmp_path / "out"]
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def start():
+        barrier.wait()
+        try:
+            ensure_compiled()
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    out = tmp_path / "out" / "zh_Hans" / "LC_MESSAGES"
+    with (out / "django.mo").open("rb") as f:
+        assert len(read_mo(f)) > 100
+    assert sorted(p.name for p in out.iterdir()) == ["django.mo", "django.mo.sha256"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -33,11 +34,16 @@ def ensure_compiled() -> list[Path]:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as f:
             catalog = read_po(f, locale=po.parts[-3])
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
+        # Processes starting together on a new home may compile at once: each writes its own
+        # temporary files and renames them into place, so none sees a half-written catalogue.
+        with tempfile.NamedTemporaryFile(dir=mo.parent, suffix=".mo.tmp", delete=False) as f:
             write_mo(f, catalog, use_fuzzy=False)
-        tmp.replace(mo)
-        stamp.write_text(digest)
+        Path(f.name).replace(mo)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=mo.parent, suffix=".sha256.tmp", delete=False
+        ) as f:
+            f.write(digest)
+        Path(f.name).replace(stamp)
         written.append(mo)
     if written:
         log.info("compiled %d translation catalogue(s)", len(written))

@@ -90,13 +90,16 @@ class SqliteCounter:
         local = self._local
         if getattr(local, "key", None) != (os.getpid(), path):
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a new file to WAL needs it alone: two processes doing so at once get
+            # "database is locked" at once (SQLite does not wait there), so they take turns.
+            with turn_for(path)():
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS window_count (key TEXT NOT NULL, window INTEGER"
+                    " NOT NULL, n INTEGER NOT NULL, expires REAL NOT NULL,"
+                    " PRIMARY KEY (key, window)) WITHOUT ROWID"
+                )
             conn.execute("PRAGMA synchronous=OFF")  # counts, not records: a crash may lose some
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS window_count (key TEXT NOT NULL, window INTEGER NOT"
-                " NULL, n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (key, window))"
-                " WITHOUT ROWID"
-            )
             local.conn, local.key = conn, (os.getpid(), path)
         return local.conn
 
