@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qualitycity.core.fields import WrittenJSONField
 from qualitycity.core.models import ChangeLoggedModel, RestrictedQuerySet, Role
 
 
@@ -121,7 +122,7 @@ class Record(models.Model):
     decision_date = models.DateField(null=True, blank=True)
     is_public = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
-    data = models.JSONField(encoder=DjangoJSONEncoder)
+    data = WrittenJSONField(encoder=DjangoJSONEncoder)
     source_file = models.ForeignKey(
         SourceFile, on_delete=models.PROTECT, related_name="records", db_index=False
     )
@@ -168,7 +169,7 @@ class RecordRevision(models.Model):
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField()
-    data = models.JSONField(encoder=DjangoJSONEncoder)
+    data = WrittenJSONField(encoder=DjangoJSONEncoder)
     source_file = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="+")
     row_number = models.PositiveIntegerField()
     replaced_at = models.DateTimeField()
