@@ -60,7 +60,6 @@ from qualitycity.core.models import ApiClient, Department, Job, User
 from .catalogue import Dataset, get_dataset, normalize_header
 from .ingest import pipeline
 from .ingest.engine import (
-    _INSERT_RECORD,
     BATCH_SIZE,
     LOOKUP_CHUNK,
     Counts,
@@ -69,6 +68,8 @@ from .ingest.engine import (
     SubjectCache,
     _chunks,
     adapt_datetime,
+    foreign_keys_checked_by_batch,
+    insert_records,
     quarantine_fields,
     record_params,
     source_file_undo,
@@ -687,10 +688,10 @@ class _FileRun:
         engine, counts, sf = self.engine, self.counts, self.sf
         now = timezone.now()
         now_db = adapt_datetime(now)
-        with transaction.atomic():
+        by_batch = foreign_keys_checked_by_batch(bool(inserts) and not registrations)
+        with by_batch as parents_unchecked, transaction.atomic():
             if inserts:
-                with connection.cursor() as cur:
-                    cur.executemany(_INSERT_RECORD, inserts)
+                insert_records(inserts, check_parents=parents_unchecked)
             write_updates(engine, updates, replaced_by=sf.pk, now=now_db, default_sf=sf.pk)
             if registrations:
                 from qualitycity.subjects.services import subjects_register
@@ -1057,11 +1058,10 @@ def _resolve(
         with transaction.atomic():
             inserts = [p for p in batch if p.action == "insert"]
             if inserts:
-                with connection.cursor() as cur:
-                    cur.executemany(
-                        _INSERT_RECORD,
-                        [record_params(engine, p, sf.pk, p.submitted_at) for p in inserts],
-                    )
+                insert_records(
+                    [record_params(engine, p, sf.pk, p.submitted_at) for p in inserts],
+                    check_parents=False,
+                )
                 ids = _record_ids(ds, sf.department_id, [p.data[engine.id_field] for p in inserts])
                 for p in inserts:
                     p.existing_id = ids.get(p.data[engine.id_field])
