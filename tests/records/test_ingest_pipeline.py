@@ -27,7 +27,16 @@ pytestmark = pytest.mark.skipif(not pipeline.available(), reason="needs os.fork"
 
 
 @pytest.fixture
-def forked(monkeypatch, register_subjects):
+def spool(monkeypatch, tmp_path) -> Path:
+    """The folder the pipeline makes its spool folders in; tests check it is left empty."""
+    root = tmp_path / "spool"
+    root.mkdir()
+    monkeypatch.setattr(pipeline, "_spool_root", lambda: str(root))
+    return root
+
+
+@pytest.fixture
+def forked(monkeypatch, register_subjects, spool):
     """Small batches, the pipeline for every file; counts how often a reader was forked."""
     register_subjects(NAMES)
     monkeypatch.setattr(services, "PIPELINE_MIN_ROWS", 0)
@@ -134,7 +143,7 @@ def test_an_error_in_the_reader_is_raised_here_and_undone(tmp_path, forked, monk
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_reader_does_not_hang_the_ingestion(tmp_path, forked, monkeypatch):
+def test_a_killed_reader_does_not_hang_the_ingestion(tmp_path, forked, spool, monkeypatch):
     path = write_csv(tmp_path / "p.csv", rows())
     original = services._FileRun.decide
     seen = {"n": 0}
@@ -149,10 +158,11 @@ def test_a_killed_reader_does_not_hang_the_ingestion(tmp_path, forked, monkeypat
     with pytest.raises(pipeline.ChildDied, match="exit code -9"):
         ingest(path)
     assert_clean(SourceFile.objects.get())
+    assert list(spool.iterdir()) == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_while_storing_stops_the_reader_and_undoes(tmp_path, forked, monkeypatch):
+def test_a_failure_while_storing_stops_the_reader_and_undoes(tmp_path, forked, spool, monkeypatch):
     path = write_csv(tmp_path / "p.csv", rows())
     original = services._FileRun.write
     calls = {"n": 0}
@@ -167,6 +177,7 @@ def test_a_failure_while_storing_stops_the_reader_and_undoes(tmp_path, forked, m
     with pytest.raises(RuntimeError, match="disk full"):
         ingest(path)
     assert_clean(SourceFile.objects.get())
+    assert list(spool.iterdir()) == []  # the batches the reader had written are gone too
     monkeypatch.setattr(services._FileRun, "write", original)
     assert ingest(path).accepted == 3
 
@@ -183,15 +194,16 @@ def test_a_refusal_found_by_the_reader_refuses_the_file(tmp_path, forked):
     assert not Record.objects.exists() and not QuarantinedRow.objects.exists()
 
 
-def test_run_forked_passes_items_and_errors(tmp_path):
+def test_run_forked_passes_items_and_errors(spool):
     got = []
 
     def produce(send):
         for i in range(10):
-            send(i)
+            send({"batch": i, "rows": [(i, "青岛", None, True)] * 3})
 
     pipeline.run_forked(produce, got.append, max_waiting=2)
-    assert got == list(range(10))
+    assert got == [{"batch": i, "rows": [(i, "青岛", None, True)] * 3} for i in range(10)]
+    assert list(spool.iterdir()) == []
 
     def refuse(send):
         send("first")
@@ -211,11 +223,40 @@ def test_run_forked_passes_items_and_errors(tmp_path):
 
     with pytest.raises(RuntimeError, match="Unpicklable: x"):
         pipeline.run_forked(odd, got.append)
+    assert list(spool.iterdir()) == []
+
+
+def test_the_reader_waits_when_max_waiting_items_are_not_yet_taken(spool):
+    """The reader runs ahead by at most ``max_waiting`` items: memory stays bounded."""
+    import time
+
+    waiting = []
+
+    def spooled() -> int:
+        return sum(len(list(d.iterdir())) for d in spool.iterdir())
+
+    def produce(send):
+        for i in range(8):
+            send(i)
+
+    def consume(item):
+        # a slow consumer: let the reader run ahead as far as it may, then a little longer
+        ahead = min(3, 8 - len(waiting) - 1)
+        deadline = time.monotonic() + 10
+        while spooled() < ahead and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        waiting.append(spooled())
+
+    pipeline.run_forked(produce, consume, max_waiting=3)
+    assert waiting == [3, 3, 3, 3, 3, 2, 1, 0]
 
 
 _ORPHAN_SCRIPT = """
 import os, sys, time
 from qualitycity.records.ingest import pipeline
+
+pipeline._spool_root = lambda: sys.argv[2]
 
 def produce(send):
     with open(sys.argv[1], "w") as f:
@@ -227,7 +268,7 @@ pipeline.run_forked(produce, lambda item: time.sleep(3600), max_waiting=1)
 """
 
 
-def test_a_reader_whose_parent_is_killed_exits(tmp_path):
+def test_a_reader_whose_parent_is_killed_exits(tmp_path, spool):
     import subprocess
     import sys
     import time
@@ -235,7 +276,7 @@ def test_a_reader_whose_parent_is_killed_exits(tmp_path):
     pid_file = tmp_path / "reader.pid"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "qualitycity.settings"}
     parent = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, "-c", _ORPHAN_SCRIPT, str(pid_file)], env=env
+        [sys.executable, "-c", _ORPHAN_SCRIPT, str(pid_file), str(spool)], env=env
     )
     try:
         for _ in range(200):
@@ -243,7 +284,7 @@ def test_a_reader_whose_parent_is_killed_exits(tmp_path):
                 break
             time.sleep(0.05)
         reader = int(pid_file.read_text())
-        time.sleep(0.5)  # the queue fills up; the reader waits to send
+        time.sleep(0.5)  # the spool fills up; the reader waits to send
     finally:
         parent.kill()
         parent.wait()
@@ -251,13 +292,15 @@ def test_a_reader_whose_parent_is_killed_exits(tmp_path):
         try:
             os.kill(reader, 0)
         except ProcessLookupError:
-            return
+            break
         with open(f"/proc/{reader}/stat") as f:  # an exited, unreaped process is a zombie
             if f.read().split(") ", 1)[1].startswith("Z"):
-                return
+                break
         time.sleep(0.1)
-    os.kill(reader, signal.SIGKILL)
-    pytest.fail("the reader kept running after its parent was killed")
+    else:
+        os.kill(reader, signal.SIGKILL)
+        pytest.fail("the reader kept running after its parent was killed")
+    assert list(spool.iterdir()) == []  # the reader removed the spool before it went
 
 
 def test_manual_collection_while_items_flow_is_restored():

@@ -7,6 +7,15 @@ the parent stores them. The child only reads the database, with its own connecti
 connections are closed before the fork, so each process opens its own; SQLite in WAL mode and
 PostgreSQL both let it read while the parent writes).
 
+How batches travel: the child pickles each one into a file of a spool folder (in shared
+memory, ``/dev/shm``, where there is one) and sends only the file's name through a pipe; at
+most ``max_waiting`` files wait at a time. A ``multiprocessing.Queue`` was measured slower
+here: its feeder thread pushes a batch of several megabytes through the 64 KB pipe buffer in
+many writes and needs the child's GIL between any two of them, which the busy reading thread
+yields only every few milliseconds; the parent waited for its batches for a quarter of the
+run. The spool folder is removed at the end, whatever the outcome (by the child if the
+parent was killed).
+
 Errors keep their meaning: an exception raised in the child (a
 :class:`~.errors.FileRefused` included) is re-raised in the parent, with the child's traceback
 as a note. A child that dies without a word (killed, out of memory) makes the parent raise
@@ -20,7 +29,8 @@ import gc
 import multiprocessing
 import os
 import pickle
-import queue
+import shutil
+import tempfile
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +41,9 @@ from .errors import FileRefused
 
 # How long the parent waits for an item before checking that the child is still alive.
 POLL_SECONDS = 0.5
-# Items the child may send ahead of the parent (memory stays bounded).
-MAX_WAITING = 12
+# Items the child may send ahead of the parent (memory stays bounded). Ahead by more than one
+# storing transaction (WRITE_ROWS rows, 10 batches), the reader keeps going while it runs.
+MAX_WAITING = 24
 # Both processes allocate many short-lived container objects per row, which makes Python's
 # automatic cycle collector run thousands of times per million rows, each time also walking
 # the objects that survive (a large share of the reader's time). So while the pipeline runs
@@ -72,26 +83,43 @@ def available() -> bool:
     return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _child_main(produce: Callable[[Callable[[Any], None]], None], q: Any, parent: int) -> None:
+def _spool_root() -> str | None:
+    """Shared memory where the system offers it (Linux), else the temporary folder."""
+    shm = "/dev/shm"  # noqa: S108 - a private folder is made inside it
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def _child_main(
+    produce: Callable[[Callable[[Any], None]], None],
+    conn: Any,
+    slots: Any,
+    spool: str,
+    parent: int,
+) -> None:
     # What the child inherited stays alive to the end: keep the collector from walking it.
     gc.freeze()
     collector = _ManualGC()
+    sent = 0
 
     def send(item: Any) -> None:
-        while True:
-            try:
-                q.put(("item", item), timeout=POLL_SECONDS)
-                break
-            except queue.Full:
-                if os.getppid() != parent:  # the parent was killed: nobody will read
-                    os._exit(1)
+        nonlocal sent
+        while not slots.acquire(timeout=POLL_SECONDS):
+            if os.getppid() != parent:  # the parent was killed: nobody will read
+                shutil.rmtree(spool, ignore_errors=True)
+                os._exit(1)
+        sent += 1
+        path = os.path.join(spool, f"{sent}.pickle")
+        blob = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(path, "wb") as f:
+            f.write(blob)
+        conn.send(("item", path))
         collector.tick()
 
     try:
         with collector:
             produce(send)
     except FileRefused as exc:
-        q.put(("refused", (exc.code, exc.message, exc.details)))
+        conn.send(("refused", (exc.code, exc.message, exc.details)))
     except BaseException as exc:
         text = traceback.format_exc()
         try:
@@ -99,11 +127,12 @@ def _child_main(produce: Callable[[Callable[[Any], None]], None], q: Any, parent
             pickle.loads(blob)  # noqa: S301 - our own bytes; checks the exception round-trips
         except Exception:
             blob = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
-        q.put(("error", (blob, text)))
+        conn.send(("error", (blob, text)))
     else:
-        q.put(("done", None))
+        conn.send(("done", None))
     finally:
         connections.close_all()
+        conn.close()
 
 
 def run_forked(
@@ -119,49 +148,59 @@ def run_forked(
     stopped). Call outside any transaction: the child cannot see uncommitted rows.
     """
     ctx = multiprocessing.get_context("fork")
-    q = ctx.Queue(maxsize=max_waiting)
+    receiver, sender = ctx.Pipe(duplex=False)
+    slots = ctx.Semaphore(max_waiting)
+    spool = tempfile.mkdtemp(prefix="qualitycity-ingest-", dir=_spool_root())
     connections.close_all()  # each process opens its own connection
     child = ctx.Process(
-        target=_child_main, args=(produce, q, os.getpid()), name="ingest-reader", daemon=True
+        target=_child_main,
+        args=(produce, sender, slots, spool, os.getpid()),
+        name="ingest-reader",
+        daemon=True,
     )
-    child.start()
-    finished = False
-    collector = _ManualGC()
     try:
-        with collector:
-            _consume_items(q, child, consume, collector)
-        finished = True
-    finally:
-        if finished:
-            child.join(timeout=10)
-        if child.is_alive():
-            child.terminate()
-            child.join(timeout=5)
+        child.start()
+        sender.close()  # the child holds the only sending end: its exit ends the pipe
+        finished = False
+        collector = _ManualGC()
+        try:
+            with collector:
+                _consume_items(receiver, slots, child, consume, collector)
+            finished = True
+        finally:
+            if finished:
+                child.join(timeout=10)
             if child.is_alive():
-                child.kill()
-                child.join()
-        q.close()
-        q.join_thread()
+                child.terminate()
+                child.join(timeout=5)
+                if child.is_alive():
+                    child.kill()
+                    child.join()
+    finally:
+        receiver.close()
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def _consume_items(
-    q: Any, child: Any, consume: Callable[[Any], None], collector: _ManualGC
+    receiver: Any, slots: Any, child: Any, consume: Callable[[Any], None], collector: _ManualGC
 ) -> None:
     """Consume the child's items until it reports the end (returns) or a failure (raises)."""
     while True:
+        if not receiver.poll(POLL_SECONDS):
+            continue  # nothing yet; a child that died has closed the pipe (EOF below)
         try:
-            kind, payload = q.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if child.is_alive():
-                continue
-            try:  # it may have sent its last words just before exiting
-                kind, payload = q.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                raise ChildDied(
-                    f"The ingestion reader process ended unexpectedly (exit code {child.exitcode})."
-                ) from None
+            kind, payload = receiver.recv()
+        except EOFError:
+            child.join(timeout=5)
+            raise ChildDied(
+                f"The ingestion reader process ended unexpectedly (exit code {child.exitcode})."
+            ) from None
         if kind == "item":
-            consume(payload)
+            with open(payload, "rb") as f:
+                blob = f.read()
+            os.unlink(payload)
+            slots.release()  # the child may write the next one while this one is stored
+            consume(pickle.loads(blob))  # noqa: S301 - written by our own child
             collector.tick()
         elif kind == "done":
             return
