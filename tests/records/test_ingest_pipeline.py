@@ -252,6 +252,23 @@ def test_the_reader_waits_when_max_waiting_items_are_not_yet_taken(spool):
     assert waiting == [3, 3, 3, 3, 3, 2, 1, 0]
 
 
+def test_spools_left_by_killed_processes_are_removed_by_the_next_run(spool):
+    import subprocess
+    import sys
+
+    script = "import os; print(os.getpid())"
+    gone = subprocess.run(  # noqa: S603 - a process that has ended by the time it returns
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dead = spool / f"{pipeline.SPOOL_PREFIX}{gone}-abc"
+    dead.mkdir()
+    (dead / "7.pickle").write_bytes(b"left over")
+    living = spool / f"{pipeline.SPOOL_PREFIX}{os.getpid()}-def"  # another run of this process
+    living.mkdir()
+    pipeline.run_forked(lambda send: send(1), lambda item: None)
+    assert [p.name for p in spool.iterdir()] == [living.name]
+
+
 _ORPHAN_SCRIPT = """
 import os, sys, time
 from qualitycity.records.ingest import pipeline

@@ -14,7 +14,7 @@ here: its feeder thread pushes a batch of several megabytes through the 64 KB pi
 many writes and needs the child's GIL between any two of them, which the busy reading thread
 yields only every few milliseconds; the parent waited for its batches for a quarter of the
 run. The spool folder is removed at the end, whatever the outcome (by the child if the
-parent was killed).
+parent was killed; by the next ingestion if both were).
 
 Errors keep their meaning: an exception raised in the child (a
 :class:`~.errors.FileRefused` included) is re-raised in the parent, with the child's traceback
@@ -33,6 +33,7 @@ import shutil
 import tempfile
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.db import connections
@@ -87,6 +88,33 @@ def _spool_root() -> str | None:
     """Shared memory where the system offers it (Linux), else the temporary folder."""
     shm = "/dev/shm"  # noqa: S108 - a private folder is made inside it
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+SPOOL_PREFIX = "qualitycity-ingest-"
+
+
+def _new_spool() -> str:
+    """A private spool folder, named after this process; those of dead processes are removed.
+
+    The reader removes the folder when the ingesting process dies; if both were killed
+    outright, the next ingestion on this machine removes what they left.
+    """
+    root = _spool_root() or tempfile.gettempdir()
+    for folder in Path(root).glob(f"{SPOOL_PREFIX}*-*"):
+        pid = folder.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _child_main(
@@ -150,7 +178,7 @@ def run_forked(
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     slots = ctx.Semaphore(max_waiting)
-    spool = tempfile.mkdtemp(prefix="qualitycity-ingest-", dir=_spool_root())
+    spool = _new_spool()
     connections.close_all()  # each process opens its own connection
     child = ctx.Process(
         target=_child_main,
@@ -186,15 +214,16 @@ def _consume_items(
 ) -> None:
     """Consume the child's items until it reports the end (returns) or a failure (raises)."""
     while True:
+        # A child that died has closed its end of the pipe: ``recv`` then raises EOFError.
+        # (Unless another process forked meanwhile holds a copy of that end: hence the check.)
         if not receiver.poll(POLL_SECONDS):
-            continue  # nothing yet; a child that died has closed the pipe (EOF below)
+            if child.is_alive() or receiver.poll(POLL_SECONDS):  # its last words may be late
+                continue
+            raise _died(child)
         try:
             kind, payload = receiver.recv()
         except EOFError:
-            child.join(timeout=5)
-            raise ChildDied(
-                f"The ingestion reader process ended unexpectedly (exit code {child.exitcode})."
-            ) from None
+            raise _died(child) from None
         if kind == "item":
             with open(payload, "rb") as f:
                 blob = f.read()
@@ -212,3 +241,10 @@ def _consume_items(
             exc = pickle.loads(blob)  # noqa: S301 - sent by our own child
             exc.add_note(f"Raised in the ingestion reader process:\n{text}")
             raise exc
+
+
+def _died(child: Any) -> ChildDied:
+    child.join(timeout=5)
+    return ChildDied(
+        f"The ingestion reader process ended unexpectedly (exit code {child.exitcode})."
+    )
