@@ -336,3 +336,20 @@ def test_manual_collection_while_items_flow_is_restored():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_spool_stays_off_a_small_shared_memory(monkeypatch):
+    """A container's 64 MB /dev/shm could not hold the waiting batches: the temp folder does."""
+
+    class Small:
+        f_bavail, f_frsize = 64 * 1024 * 1024 // 4096, 4096
+
+    monkeypatch.setattr(pipeline.os, "statvfs", lambda path: Small())
+    assert pipeline._spool_root() is None
+
+    class Roomy:
+        f_bavail, f_frsize = 2 * 1024 * 1024 * 1024 // 4096, 4096
+
+    monkeypatch.setattr(pipeline.os, "statvfs", lambda path: Roomy())
+    monkeypatch.setattr(pipeline.os, "access", lambda path, mode: True)
+    assert pipeline._spool_root() == "/dev/shm"  # noqa: S108

@@ -84,10 +84,20 @@ def available() -> bool:
     return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
 
 
+# Shared memory is used for the spool only with this much free (containers often give
+# /dev/shm 64 MB); the waiting batches of a wide dataset may need a few hundred MB.
+SHM_MIN_FREE = 512 * 1024 * 1024
+
+
 def _spool_root() -> str | None:
-    """Shared memory where the system offers it (Linux), else the temporary folder."""
+    """Shared memory where the system offers enough of it (Linux), else the temporary folder."""
     shm = "/dev/shm"  # noqa: S108 - a private folder is made inside it
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    try:
+        stat = os.statvfs(shm)
+    except OSError:
+        return None
+    roomy = stat.f_bavail * stat.f_frsize >= SHM_MIN_FREE
+    return shm if roomy and os.access(shm, os.W_OK) else None
 
 
 SPOOL_PREFIX = "qualitycity-ingest-"
