@@ -252,3 +252,41 @@ def test_credit_file_lookup_redirects_to_the_file(client: Client, make_user):
     response = client.get("/records/files/?code=91370202MA3C000000")
     assert response.status_code == 302
     assert response["Location"] == "/records/files/91370202MA3C000000/"
+
+
+def test_reasons_are_shown_in_the_readers_language(client: Client, make_user, settings):
+    """Reasons are stored in English; pages show them in Chinese by default, English on request."""
+    subject = make_subject()
+    login(client, make_user, "m1", Role.DATA_OFFICER, "market")
+    upload = SimpleUploadedFile("market__admin_penalty.csv", penalty_csv(subject), "text/csv")
+    client.post(
+        "/records/upload/", {"department": "market", "dataset": "admin_penalty", "file": upload}
+    )
+    bad_code = QuarantinedRow.objects.get(primary_reason="bad_check")
+    stored = bad_code.reasons[0]["message"]
+    assert stored == "Position 18 does not match the unified social credit code check."
+
+    row = client.get(f"/records/quarantine/{bad_code.pk}/").content.decode()
+    assert "第 18 位与统一社会信用代码校验码不符。" in row and stored not in row
+    listing = client.get("/records/quarantine/").content.decode()
+    assert "缺少必填项。" in listing  # the reason codes' labels, and the missing "facts"
+    submission = client.get(f"/records/submissions/{bad_code.source_file_id}/").content.decode()
+    assert "校验码不符。" in submission
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    row = client.get(f"/records/quarantine/{bad_code.pk}/").content.decode()
+    assert stored in row and "校验码" not in row
+
+
+def test_a_reason_with_values_falls_back_to_its_codes_message():
+    from django.utils import translation
+
+    from qualitycity.records.templatetags.records_ui import reason_label, reason_text
+
+    reason = {"field": "fine_amount", "code": "out_of_range", "message": "The number must be…"}
+    with translation.override("zh-hans"):
+        assert reason_text(reason) == "数值超出允许范围。"
+        assert reason_label("unknown_subject") == "主体代码有效，但该主体尚未登记。"
+        assert reason_label("no_such_code") == "no_such_code"
+    with translation.override("en"):
+        assert reason_text(reason) == "The number must be…"  # English keeps the values

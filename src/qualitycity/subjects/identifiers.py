@@ -32,6 +32,7 @@ import time
 from functools import lru_cache
 from operator import mul
 
+from django.utils.translation import gettext_noop
 from stdnum.cn import ric as _ric
 
 __all__ = [
@@ -60,34 +61,42 @@ RESIDENT_ID = "resident_id"
 # --------------------------------------------------------------------------------------------
 
 ERROR_CODES: dict[str, str] = {
-    "empty": "The code is empty.",
-    "bad_length": "The code must be 18 characters long.",
-    "bad_characters": "The code contains characters that are not allowed.",
-    "bad_authority": "Position 1 (registration authority) must be 1-9, A, N or Y.",
-    "bad_division": "Positions 3-8 (administrative division code) must be digits.",
-    "bad_org_check": "Position 17 does not match the GB 11714 organisation code check digit.",
-    "bad_check": "The check character does not match.",
-    "bad_birth_date": "The birth date is not a real date, is in the future or is before 1900.",
-    "bad_format": "The code is not in the expected format.",
+    "empty": gettext_noop("The code is empty."),
+    "bad_length": gettext_noop("The code must be 18 characters long."),
+    "bad_characters": gettext_noop("The code contains characters that are not allowed."),
+    "bad_authority": gettext_noop("Position 1 (registration authority) must be 1-9, A, N or Y."),
+    "bad_division": gettext_noop("Positions 3-8 (administrative division code) must be digits."),
+    "bad_org_check": gettext_noop(
+        "Position 17 does not match the GB 11714 organisation code check digit."
+    ),
+    "bad_check": gettext_noop("The check character does not match."),
+    "bad_birth_date": gettext_noop(
+        "The birth date is not a real date, is in the future or is before 1900."
+    ),
+    "bad_format": gettext_noop("The code is not in the expected format."),
 }
 """Every error code with a generic English message. Codes are stable: never rename one."""
 
 _MESSAGES: dict[tuple[str, str], str] = {
-    (USCC, "bad_length"): "A unified social credit code must be 18 characters long.",
-    (USCC, "bad_characters"): (
+    (USCC, "bad_length"): gettext_noop("A unified social credit code must be 18 characters long."),
+    (USCC, "bad_characters"): gettext_noop(
         "A unified social credit code may only contain digits and the capital letters "
         "A-Z except I, O, S, V and Z."
     ),
-    (USCC, "bad_check"): "Position 18 does not match the unified social credit code check.",
-    (RESIDENT_ID, "bad_length"): "A resident ID number must be 18 characters long.",
-    (RESIDENT_ID, "bad_characters"): (
+    (USCC, "bad_check"): gettext_noop(
+        "Position 18 does not match the unified social credit code check."
+    ),
+    (RESIDENT_ID, "bad_length"): gettext_noop("A resident ID number must be 18 characters long."),
+    (RESIDENT_ID, "bad_characters"): gettext_noop(
         "A resident ID number may only contain digits and a final X."
     ),
-    (RESIDENT_ID, "bad_format"): "Only the final character of a resident ID number may be X.",
-    (RESIDENT_ID, "bad_check"): (
+    (RESIDENT_ID, "bad_format"): gettext_noop(
+        "Only the final character of a resident ID number may be X."
+    ),
+    (RESIDENT_ID, "bad_check"): gettext_noop(
         "The final character does not match the resident ID check (ISO 7064 MOD 11-2)."
     ),
-    (RESIDENT_ID, "bad_birth_date"): (
+    (RESIDENT_ID, "bad_birth_date"): gettext_noop(
         "Positions 7-14 of a resident ID number are not a birth date between 1900 and today."
     ),
 }

@@ -18,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from qualitycity.subjects import identifiers as ids
 from qualitycity.subjects.codelists import section_for_division
 
@@ -25,21 +27,27 @@ from ..catalogue import Dataset, Field, normalize_header
 
 # Reason codes of rejected rows (stable; the UI and the error report show them).
 REASON_MESSAGES: dict[str, str] = {
-    "missing_required": "A required value is missing.",
-    "unknown_subject": "The subject code is valid but not registered.",
-    "name_mismatch": "The name does not match the registered name or any former name.",
-    "bad_date": "Not a date (expected YYYY-MM-DD).",
-    "future_date": "The date is in the future.",
-    "not_in_codelist": "The value is not in the code list.",
-    "not_a_number": "Not a number.",
-    "out_of_range": "The number is out of the allowed range.",
-    "conflict": "A stored record has this id with different content and no newer version.",
-    "duplicate_in_file": "The same record id appears earlier in the file with other content.",
-    "wrong_subject_kind": "The code is of the wrong kind for this dataset.",
-    "wrong_subject_type": "The subject type is not one this dataset registers.",
-    "bad_row_length": "The row has more cells than the header.",
-    "unknown_field": "The row has a field the dataset does not define.",
-    "malformed_row": "The line is not a JSON object.",
+    "missing_required": gettext_noop("A required value is missing."),
+    "unknown_subject": gettext_noop("The subject code is valid but not registered."),
+    "name_mismatch": gettext_noop(
+        "The name does not match the registered name or any former name."
+    ),
+    "bad_date": gettext_noop("Not a date (expected YYYY-MM-DD)."),
+    "future_date": gettext_noop("The date is in the future."),
+    "not_in_codelist": gettext_noop("The value is not in the code list."),
+    "not_a_number": gettext_noop("Not a number."),
+    "out_of_range": gettext_noop("The number is out of the allowed range."),
+    "conflict": gettext_noop(
+        "A stored record has this id with different content and no newer version."
+    ),
+    "duplicate_in_file": gettext_noop(
+        "The same record id appears earlier in the file with other content."
+    ),
+    "wrong_subject_kind": gettext_noop("The code is of the wrong kind for this dataset."),
+    "wrong_subject_type": gettext_noop("The subject type is not one this dataset registers."),
+    "bad_row_length": gettext_noop("The row has more cells than the header."),
+    "unknown_field": gettext_noop("The row has a field the dataset does not define."),
+    "malformed_row": gettext_noop("The line is not a JSON object."),
     **{code: msg for code, msg in ids.ERROR_CODES.items() if code != "empty"},
 }
 # Reasons that point at the subject rather than the record; they come first in a row.
