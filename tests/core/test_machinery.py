@@ -174,3 +174,24 @@ def test_processes_starting_together_compile_the_catalogue_without_tripping(sett
     with (out / "django.mo").open("rb") as f:
         assert len(read_mo(f)) > 100
     assert sorted(p.name for p in out.iterdir()) == ["django.mo", "django.mo.sha256"]
+
+
+def test_a_recompiled_catalogue_is_served_by_the_process_that_compiled_it(settings, tmp_path):
+    """After an upgrade the first process start compiles the new catalogue: it must use it."""
+    from django.utils import translation
+
+    from qualitycity.core.i18n import ensure_compiled
+
+    po = tmp_path / "src" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    po.parent.mkdir(parents=True)
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    po.write_text(header + 'msgid "Catalogue probe"\nmsgstr "旧译文"\n', encoding="utf-8")
+    settings.LOCALE_SOURCE = tmp_path / "src"
+    settings.LOCALE_PATHS = [tmp_path / "out"]
+    ensure_compiled()
+    with translation.override("zh-hans"):
+        assert translation.gettext("Catalogue probe") == "旧译文"  # loaded and cached
+    po.write_text(header + 'msgid "Catalogue probe"\nmsgstr "新译文"\n', encoding="utf-8")
+    ensure_compiled()
+    with translation.override("zh-hans"):
+        assert translation.gettext("Catalogue probe") == "新译文"

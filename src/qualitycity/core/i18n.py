@@ -53,9 +53,12 @@ def ensure_compiled() -> list[Path]:
 
 def _forget_loaded_catalogues() -> None:
     """Drop catalogues Django loaded before ours existed, so the new ones are read."""
+    import gettext
+
     from asgiref.local import Local
     from django.utils.translation import trans_real
 
+    gettext._translations.clear()  # the standard library's own cache of parsed .mo files
     trans_real._translations = {}
     trans_real._default = None
     trans_real._active = Local()
