@@ -290,3 +290,28 @@ def test_a_reason_with_values_falls_back_to_its_codes_message():
         assert reason_label("no_such_code") == "no_such_code"
     with translation.override("en"):
         assert reason_text(reason) == "The number must be…"  # English keeps the values
+
+
+def test_a_refused_file_is_explained_in_the_readers_language(client: Client, make_user, settings):
+    login(client, make_user, "m1", Role.DATA_OFFICER, "market")
+    empty = SimpleUploadedFile("market__admin_penalty.csv", (HEADER + "\n").encode(), "text/csv")
+    client.post(
+        "/records/upload/", {"department": "market", "dataset": "admin_penalty", "file": empty}
+    )
+    sf = SourceFile.objects.get(refusal_code="empty_file")
+    assert sf.refusal_message == "The file has a header but no rows."  # stored as it is
+    page = client.get(f"/records/submissions/{sf.pk}/").content.decode()
+    assert "文件只有表头，没有数据行。" in page
+
+    wrong = SimpleUploadedFile("x.csv", "名称,代码\n甲,乙\n".encode(), "text/csv")
+    client.post(
+        "/records/upload/", {"department": "market", "dataset": "admin_penalty", "file": wrong}
+    )
+    sf = SourceFile.objects.get(refusal_code="wrong_header")
+    page = client.get(f"/records/submissions/{sf.pk}/").content.decode()
+    # the particulars (which columns) stay as they are, after the translated meaning
+    assert "表头与数据目录不符：缺少列或含有未知列。（The header does not match" in page
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/records/submissions/{sf.pk}/").content.decode()
+    assert "The header does not match dataset admin_penalty" in page and "表头与" not in page

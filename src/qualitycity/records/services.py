@@ -52,6 +52,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from qualitycity.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from qualitycity.core.jobs import job_create, job_enqueue, job_kind
@@ -408,7 +409,7 @@ def _ingest(
                         progress.advance(decided.counts.rows)
             run.finish()
             if run.counts.rows == 0:
-                raise FileRefused("empty_file", "The file has a header but no rows.")
+                raise FileRefused("empty_file", gettext_noop("The file has a header but no rows."))
         except FileRefused as refusal:
             if run is not None:
                 run.abandon()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+from django.utils.translation import gettext_noop
 
 from ..catalogue import normalize_header
 from .errors import FileRefused
@@ -122,7 +123,9 @@ def detect_format(name: str, head: bytes) -> str:
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileRefused(
             "unknown_format",
-            "Legacy Excel (.xls) files are not accepted; save the sheet as .xlsx or CSV.",
+            gettext_noop(
+                "Legacy Excel (.xls) files are not accepted; save the sheet as .xlsx or CSV."
+            ),
         )
     if head.startswith(b"PK\x03\x04") and fmt in (None, "xlsx"):
         return "xlsx"
@@ -190,7 +193,9 @@ class CsvTable(Table):
 
     def __init__(self, path: Path, scan: FileScan):
         if scan.has_nul:
-            raise FileRefused("binary_file", "The file contains NUL bytes: it is not a text file.")
+            raise FileRefused(
+                "binary_file", gettext_noop("The file contains NUL bytes: it is not a text file.")
+            )
         if scan.utf8:
             self.encoding = "utf-8-sig" if scan.bom else "utf-8"
         elif _decodes_as(path, "gb18030"):
@@ -198,7 +203,7 @@ class CsvTable(Table):
         else:
             raise FileRefused(
                 "binary_file",
-                "The file is neither UTF-8 nor GB18030 text.",
+                gettext_noop("The file is neither UTF-8 nor GB18030 text."),
             )
         self._file = open(path, encoding=self.encoding, newline="")  # noqa: SIM115
         first = self._file.readline()
@@ -214,7 +219,7 @@ class CsvTable(Table):
                 break
         if not self.header:
             self.close()
-            raise FileRefused("empty_file", "The file is empty.")
+            raise FileRefused("empty_file", gettext_noop("The file is empty."))
         self.estimated_rows = max(
             0, scan.lines - self.header_row + (0 if scan.ends_with_newline else 1)
         )
@@ -224,7 +229,10 @@ class CsvTable(Table):
         if "unexpected end of data" in str(exc):
             return FileRefused(
                 "truncated_file",
-                "The file ends inside a quoted value: it is incomplete or a quote is not closed.",
+                gettext_noop(
+                    "The file ends inside a quoted value: it is incomplete or a quote is not "
+                    "closed."
+                ),
                 details={"line": line},
             )
         return FileRefused(
@@ -289,11 +297,11 @@ class XlsxTable(Table):
         except (InvalidFileException, *_BROKEN) as exc:
             raise FileRefused(
                 "truncated_file",
-                "The XLSX file is damaged or incomplete and cannot be opened.",
+                gettext_noop("The XLSX file is damaged or incomplete and cannot be opened."),
                 details={"error": str(exc)[:200]},
             ) from exc
         except IndexError as exc:
-            raise FileRefused("empty_file", "The workbook has no sheet.") from exc
+            raise FileRefused("empty_file", gettext_noop("The workbook has no sheet.")) from exc
         self._rows = self._guarded(ws.iter_rows(values_only=True))
         self.header = []
         for number, values in self._rows:
@@ -303,7 +311,9 @@ class XlsxTable(Table):
                 break
         if not self.header:
             self.close()
-            raise FileRefused("empty_file", "The first sheet of the workbook is empty.")
+            raise FileRefused(
+                "empty_file", gettext_noop("The first sheet of the workbook is empty.")
+            )
         while self.header and not str(self.header[-1]).strip():
             self.header.pop()
         max_row = ws.max_row
@@ -319,13 +329,13 @@ class XlsxTable(Table):
             except _BROKEN as exc:
                 raise FileRefused(
                     "truncated_file",
-                    "The XLSX file is damaged or incomplete.",
+                    gettext_noop("The XLSX file is damaged or incomplete."),
                     details={"row": number + 1, "error": str(exc)[:200]},
                 ) from exc
             except Exception as exc:  # an XML parse error: a cut-off sheet
                 raise FileRefused(
                     "truncated_file",
-                    "The XLSX sheet cannot be read to its end: the file is damaged.",
+                    gettext_noop("The XLSX sheet cannot be read to its end: the file is damaged."),
                     details={"row": number + 1, "error": str(exc)[:200]},
                 ) from exc
             number += 1
@@ -371,7 +381,8 @@ class JsonLinesTable(Table):
     def __init__(self, path: Path, scan: FileScan):
         if scan.has_nul or not scan.utf8:
             raise FileRefused(
-                "binary_file", "A JSON Lines file must be UTF-8 text without NUL bytes."
+                "binary_file",
+                gettext_noop("A JSON Lines file must be UTF-8 text without NUL bytes."),
             )
         self._scan = scan
         self._file = open(path, "rb")  # noqa: SIM115
@@ -391,7 +402,7 @@ class JsonLinesTable(Table):
             break
         if not self.header:
             self.close()
-            raise FileRefused("empty_file", "The file has no JSON lines.")
+            raise FileRefused("empty_file", gettext_noop("The file has no JSON lines."))
         self.header_row = 0
         self.estimated_rows = scan.lines + (0 if scan.ends_with_newline else 1)
         self._positions = {k: i for i, k in enumerate(self.header)}
@@ -460,7 +471,7 @@ class JsonLinesTable(Table):
 def open_table(path: Path, *, name: str, scan: FileScan) -> Table:
     """Open a scanned file with the reader its format needs, or refuse it."""
     if scan.size == 0 or not scan.head.lstrip(codecs.BOM_UTF8).strip():
-        raise FileRefused("empty_file", "The file is empty.")
+        raise FileRefused("empty_file", gettext_noop("The file is empty."))
     fmt = detect_format(name, scan.head)
     if fmt == "xlsx":
         return XlsxTable(path, scan)

@@ -1,4 +1,4 @@
-"""Reasons of rejected rows as the reader's language shows them.
+"""Reasons of rejected rows and refused files as the reader's language shows them.
 
 A reason is stored as ``{"field", "code", "message"}`` with its message in English (the
 error report and the API give it as it is). Pages translate it when they show it: the message
@@ -13,6 +13,7 @@ from typing import Any
 from django import template
 from django.utils.translation import get_language, gettext
 
+from qualitycity.records.ingest.errors import REFUSAL_CODES
 from qualitycity.records.ingest.validation import REASON_MESSAGES
 
 register = template.Library()
@@ -40,3 +41,21 @@ def reason_label(code: str) -> str:
     """What a reason code means, in the reader's language (the code itself if unknown)."""
     generic = REASON_MESSAGES.get(code)
     return gettext(generic) if generic else code
+
+
+@register.filter
+def refusal_text(code: str, message: str) -> str:
+    """Why a file was refused: ``{{ sf.refusal_code|refusal_text:sf.refusal_message }}``.
+
+    A message with particulars in it (the missing columns, a line number) has no translation
+    of its own: outside English it follows its code's translated meaning, as it is.
+    """
+    code, message = str(code or ""), str(message or "")
+    if message:
+        translated = gettext(message)
+        if translated != message or (get_language() or "").startswith("en"):
+            return translated
+    generic = REFUSAL_CODES.get(code)
+    if generic is None:
+        return message or code
+    return f"{gettext(generic)}（{message}）" if message else gettext(generic)
