@@ -479,6 +479,20 @@ def _titles(kinds: tuple[str, ...]) -> Callable[[dt.date, dt.date], models.Query
     return items
 
 
+def _registrations_in_force(
+    model: type[models.Model],
+) -> Callable[[dt.date, dt.date], models.QuerySet]:
+    """Trademarks or Madrid registrations registered by the date, within their term (its last
+    day included), and not cancelled or invalidated by then."""
+
+    def items(as_of: dt.date, start: dt.date) -> models.QuerySet:
+        return model.objects.filter(registered_on__lte=as_of, valid_until__gte=as_of).filter(
+            _in_force("registered_on", ("ended_on",), as_of)
+        )
+
+    return items
+
+
 def _standards(levels: tuple[str, ...], domain: str | None = None, *, since_start: bool = True):
     def items(as_of: dt.date, start: dt.date) -> models.QuerySet:
         qs = Standard.objects.filter(level__in=levels, published_on__lte=as_of)
@@ -572,17 +586,13 @@ METRICS: dict[str, Metric] = {
             "valid_trademarks",
             "trademarks registered by the date, within their term, not cancelled or invalidated",
             "trademarks",
-            lambda as_of, start: Trademark.objects.filter(
-                registered_on__lte=as_of, valid_until__gte=as_of
-            ).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=as_of)),
+            _registrations_in_force(Trademark),
         ),
         Metric(
             "madrid_registrations",
             "Madrid international registrations in force",
             "madrid",
-            lambda as_of, start: MadridRegistration.objects.filter(
-                registered_on__lte=as_of, valid_until__gte=as_of
-            ).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=as_of)),
+            _registrations_in_force(MadridRegistration),
         ),
         Metric(
             "well_known_trademarks",

@@ -265,7 +265,8 @@ def incidents_list(request: HttpRequest):
     actor = request.auth
     if not selectors.can(actor, "supervision.report"):
         require_scope(actor, "supervision.read")
-    return [_incident_out(r) for r in selectors.incidents(actor=actor)[:500]]
+    reports = selectors.incidents(actor=actor).prefetch_related("events")[:500]
+    return [_incident_out(r) for r in reports]
 
 
 @router.post(
