@@ -18,6 +18,7 @@ from ninja import Field, Query, Router, Schema, Status
 from qualitycity.core.errors import NotFound
 from qualitycity.core.models import Department
 from qualitycity.core.permissions import require_scope
+from qualitycity.core.services import department_get
 from qualitycity.subjects.selectors import subject_get
 
 from . import selectors, services
@@ -92,12 +93,7 @@ class TaskFilter(Schema):
 
 
 def _department(code: str | None) -> Department | None:
-    if not code:
-        return None
-    d = Department.objects.filter(code=code).first()
-    if d is None:
-        raise NotFound(f"Unknown department {code!r}.", code="unknown_department")
-    return d
+    return department_get(code=code) if code else None
 
 
 @router.get("/plans", operation_id="supervision_plans", summary="Inspection plans")

@@ -221,11 +221,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(rows)} inspector(s).")
 
     def _inspector_add(self, **opts: Any) -> None:
-        from qualitycity.core.models import Department, User
+        from qualitycity.core.models import User
+        from qualitycity.core.services import department_get
 
-        dept = Department.objects.filter(code=opts["department"]).first()
-        if dept is None:
-            raise CommandError(f"unknown_department: {opts['department']}")
+        dept = department_get(code=opts["department"])
         user = None
         if opts["user"]:
             user = User.objects.filter(username=opts["user"]).first()
