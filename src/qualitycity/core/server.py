@@ -21,6 +21,8 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
+from qualitycity.core.processes import alive as _alive
+
 SLACK = 1
 _table: dict[str, Any] = {}
 
@@ -38,16 +40,6 @@ def may_accept(mine: int, siblings: list[int], slack: int = SLACK) -> bool:
     """Take a new connection unless this worker holds more than the least-loaded live sibling
     plus ``slack`` (no live sibling: always)."""
     return not siblings or mine <= min(siblings) + slack
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class FairThreadWorker(ThreadWorker):

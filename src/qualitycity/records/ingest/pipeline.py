@@ -38,6 +38,8 @@ from typing import Any
 
 from django.db import connections
 
+from qualitycity.core.processes import alive as _alive
+
 from .errors import FileRefused
 
 # How long the parent waits for an item before checking that the child is still alive.
@@ -115,16 +117,6 @@ def _new_spool() -> str:
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def _child_main(
